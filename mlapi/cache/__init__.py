@@ -1,0 +1,66 @@
+"""Per-text result cache in two tiers: in-process LRU, then Redis when configured."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mlapi import metrics
+from mlapi.cache.base import Cache
+from mlapi.cache.memory import MemoryCache
+from mlapi.cache.redis import RedisCache
+from mlapi.settings import Settings
+
+__all__ = ["Cache", "MemoryCache", "RedisCache", "TieredCache", "build_cache"]
+
+
+class TieredCache:
+    """Looks tiers up in order; a hit in a later tier is copied into the earlier ones."""
+
+    tier = "tiered"
+
+    def __init__(self, tiers: Sequence[Cache]) -> None:
+        self.tiers = list(tiers)
+
+    async def get_many(self, texts: Sequence[str]) -> list[bytes | None]:
+        found: list[bytes | None] = [None] * len(texts)
+        missing = list(range(len(texts)))
+        for depth, tier in enumerate(self.tiers):
+            if not missing:
+                break
+            values = await tier.get_many([texts[i] for i in missing])
+            still: list[int] = []
+            fill: list[tuple[str, bytes]] = []
+            for index, value in zip(missing, values, strict=True):
+                if value is None:
+                    still.append(index)
+                else:
+                    found[index] = value
+                    fill.append((texts[index], value))
+            hits = len(missing) - len(still)
+            if hits:
+                metrics.CACHE_HITS.labels(tier=tier.tier).inc(hits)
+                for upper in self.tiers[:depth]:
+                    await upper.set_many(fill)
+            if still:
+                metrics.CACHE_MISSES.labels(tier=tier.tier).inc(len(still))
+            missing = still
+        return found
+
+    async def set_many(self, items: Sequence[tuple[str, bytes]]) -> None:
+        for tier in self.tiers:
+            await tier.set_many(items)
+
+    async def close(self) -> None:
+        for tier in self.tiers:
+            await tier.close()
+
+
+def build_cache(settings: Settings, fingerprint: str) -> TieredCache:
+    tiers: list[Cache] = []
+    if settings.cache_size > 0:
+        tiers.append(MemoryCache(settings.cache_size))
+    if settings.redis_url:
+        tiers.append(RedisCache(settings.redis_url, fingerprint=fingerprint,
+                                ttl_s=settings.redis_ttl_s, timeout_ms=settings.redis_timeout_ms,
+                                retry_s=settings.redis_retry_s))
+    return TieredCache(tiers)

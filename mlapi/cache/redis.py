@@ -1,0 +1,81 @@
+"""Redis tier: one pipelined round trip per request, short timeouts, and a pause after errors.
+
+Any Redis failure is a miss (reads) or a skipped write: the service keeps answering from the
+model. After an error Redis is left alone for `retry_s`, then the client reconnects by itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Sequence
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from mlapi import metrics
+
+logger = logging.getLogger("mlapi.cache.redis")
+
+
+class RedisCache:
+    tier = "redis"
+
+    def __init__(self, url: str, *, fingerprint: str, ttl_s: int, timeout_ms: float,
+                 retry_s: float) -> None:
+        timeout = timeout_ms / 1000
+        self._client = aioredis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout,
+            retry_on_timeout=False, health_check_interval=0,
+        )
+        self._prefix = f"mlapi:{fingerprint}:"
+        self._ttl = ttl_s
+        self._retry_s = retry_s
+        self._down_until = 0.0
+
+    def key(self, text: str) -> str:
+        digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16)
+        return self._prefix + digest.hexdigest()
+
+    @property
+    def available(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def _failed(self, op: str, exc: BaseException) -> None:
+        metrics.REDIS_ERRORS.labels(op=op).inc()
+        if self.available:
+            logger.warning("redis %s failed (%s: %s); pausing it for %.1fs",
+                           op, type(exc).__name__, exc, self._retry_s)
+        self._down_until = time.monotonic() + self._retry_s
+
+    async def get_many(self, texts: Sequence[str]) -> list[bytes | None]:
+        if not texts or not self.available:
+            return [None] * len(texts)
+        try:
+            values: list[bytes | None] = await self._client.mget([self.key(t) for t in texts])
+            return values
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._failed("get", exc)
+            return [None] * len(texts)
+
+    async def set_many(self, items: Sequence[tuple[str, bytes]]) -> None:
+        if not items or not self.available:
+            return
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for text, value in items:
+                    pipe.set(self.key(text), value, ex=self._ttl)
+                await pipe.execute()
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._failed("set", exc)
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._client.ping())
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._failed("ping", exc)
+            return False
+
+    async def close(self) -> None:
+        await self._client.aclose()

@@ -1,0 +1,50 @@
+"""Reads and checks a /predict body without pydantic on the hot path."""
+
+from __future__ import annotations
+
+import orjson
+from starlette.requests import Request
+
+from mlapi.errors import BodyTooLarge, InvalidJSON, InvalidRequest, TextTooLong, TooManyTexts
+from mlapi.settings import Settings
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    too_large = BodyTooLarge(f"request body is larger than {max_bytes} bytes "
+                             "(MLAPI_MAX_BODY_BYTES)", limit="max_body_bytes")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_texts(body: bytes, settings: Settings) -> list[str]:
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidJSON(f"body is not valid UTF-8 JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise InvalidRequest('body must be a JSON object like {"text": ["..."]}')
+    if "text" not in payload:
+        raise InvalidRequest('field "text" is required')
+    texts = payload["text"]
+    if not isinstance(texts, list):
+        raise InvalidRequest('field "text" must be a list of strings')
+    if len(texts) > settings.max_texts:
+        raise TooManyTexts(f"{len(texts)} texts sent, at most {settings.max_texts} per request "
+                           "(MLAPI_MAX_TEXTS)", limit="max_texts")
+    limit = settings.max_text_chars
+    for index, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise InvalidRequest(f"text[{index}] must be a string, got {type(text).__name__}")
+        if len(text) > limit:
+            raise TextTooLong(f"text[{index}] has {len(text)} characters, at most {limit} "
+                              "(MLAPI_MAX_TEXT_CHARS)", limit="max_text_chars")
+    return texts

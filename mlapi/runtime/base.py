@@ -1,0 +1,136 @@
+"""The model interface: tokenize, bucket by length, forward, softmax. Backends only forward."""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from tokenizers import Tokenizer
+
+Probs = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int64]
+
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    backend: str
+    fingerprint: str
+    labels: tuple[str, ...]
+    max_length: int
+
+
+def read_config(model_dir: Path) -> dict[str, object]:
+    path = model_dir / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: is {model_dir} a model folder?")
+    config: dict[str, object] = json.loads(path.read_text())
+    return config
+
+
+def labels_from_config(config: dict[str, object]) -> tuple[str, ...]:
+    id2label = config.get("id2label")
+    if not isinstance(id2label, dict) or not id2label:
+        raise ValueError("config.json has no id2label")
+    return tuple(str(id2label[key]) for key in sorted(id2label, key=int))
+
+
+def max_length_from_config(config: dict[str, object], wanted: int | None) -> int:
+    limit = config.get("max_position_embeddings", 512)
+    model_max = int(limit) if isinstance(limit, int) else 512
+    return min(wanted, model_max) if wanted else model_max
+
+
+def fingerprint(files: Sequence[Path], *extra: str) -> str:
+    """Content hash of what decides the outputs: same files, same backend -> same cache keys."""
+    digest = hashlib.sha256()
+    for part in extra:
+        digest.update(part.encode())
+    for path in files:
+        digest.update(path.name.encode())
+        with path.open("rb") as handle:
+            digest.update(hashlib.file_digest(handle, "sha256").digest())
+    return digest.hexdigest()[:16]
+
+
+def softmax(logits: npt.NDArray[np.floating]) -> Probs:
+    """Same arithmetic as the transformers text-classification pipeline."""
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    probs: Probs = (shifted / shifted.sum(axis=-1, keepdims=True)).astype(np.float32)
+    return probs
+
+
+def length_buckets(lengths: Sequence[int], max_size: int, slack: float = 1.25) -> list[list[int]]:
+    """Indices sorted by length and cut into buckets whose padding stays within `slack`."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    buckets: list[list[int]] = []
+    current: list[int] = []
+    total = 0
+    for index in order:
+        length = lengths[index]
+        padded = length * (len(current) + 1)
+        if current and (len(current) >= max_size or padded > slack * (total + length) + 8):
+            buckets.append(current)
+            current, total = [], 0
+        current.append(index)
+        total += length
+    if current:
+        buckets.append(current)
+    return buckets
+
+
+class Classifier(abc.ABC):
+    """A sequence classifier. `predict` is synchronous: callers run it in a worker thread."""
+
+    info: ModelInfo
+
+    def __init__(self, tokenizer: Tokenizer, max_length: int, max_batch_size: int) -> None:
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(max_length)
+        self._tokenizer = tokenizer
+        self._max_batch_size = max_batch_size
+        padding = tokenizer.padding
+        self._pad_id = int(padding["pad_id"]) if padding else (tokenizer.token_to_id("[PAD]") or 0)
+
+    def predict(self, texts: Sequence[str]) -> Probs:
+        """Probabilities, shape (len(texts), n_labels), in id2label order."""
+        n_labels = len(self.info.labels)
+        if not texts:
+            return np.zeros((0, n_labels), dtype=np.float32)
+        encodings = self._tokenizer.encode_batch(list(texts))
+        ids = [encoding.ids for encoding in encodings]
+        out = np.empty((len(texts), n_labels), dtype=np.float32)
+        for bucket in length_buckets([len(row) for row in ids], self._max_batch_size):
+            input_ids, mask = self._pad([ids[i] for i in bucket])
+            out[bucket] = softmax(self._forward(input_ids, mask))
+        return out
+
+    def _pad(self, rows: Sequence[Sequence[int]]) -> tuple[IntArray, IntArray]:
+        width = max(len(row) for row in rows)
+        input_ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for i, row in enumerate(rows):
+            input_ids[i, : len(row)] = row
+            mask[i, : len(row)] = 1
+        return input_ids, mask
+
+    def warmup(self, batches: int) -> None:
+        sample = ["warm up the model " * 4] * min(8, self._max_batch_size)
+        for _ in range(batches):
+            self.predict(sample)
+            self.predict(["short"])
+
+    @abc.abstractmethod
+    def _forward(self, input_ids: IntArray, attention_mask: IntArray) -> npt.NDArray[np.floating]:
+        """Logits for one padded batch."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release runtime resources."""

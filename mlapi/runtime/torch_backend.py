@@ -1,0 +1,57 @@
+"""PyTorch backend: transformers `from_pretrained`, fp32, `inference_mode`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from mlapi.runtime.base import (
+    WEIGHT_FILES,
+    Classifier,
+    IntArray,
+    ModelInfo,
+    fingerprint,
+    labels_from_config,
+    max_length_from_config,
+    read_config,
+)
+
+
+class TorchClassifier(Classifier):
+    def __init__(self, model_dir: Path, *, threads: int, max_length: int | None,
+                 max_batch_size: int) -> None:
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        config = read_config(model_dir)
+        torch.set_num_threads(threads)
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        if not tokenizer.is_fast:
+            raise ValueError(f"{model_dir} has no fast tokenizer (tokenizer.json)")
+        self._model = AutoModelForSequenceClassification.from_pretrained(
+            model_dir, torch_dtype=torch.float32
+        ).eval()
+        self._torch = torch
+        length = max_length_from_config(config, max_length)
+        super().__init__(tokenizer.backend_tokenizer, length, max_batch_size)
+        files = [model_dir / "config.json", model_dir / "tokenizer.json"]
+        files += [model_dir / name for name in WEIGHT_FILES if (model_dir / name).is_file()]
+        self.info = ModelInfo(
+            name=str(config.get("_name_or_path") or model_dir.name),
+            backend="torch",
+            fingerprint=fingerprint([f for f in files if f.is_file()], "torch-fp32"),
+            labels=labels_from_config(config),
+            max_length=length,
+        )
+
+    def _forward(self, input_ids: IntArray, attention_mask: IntArray) -> npt.NDArray[np.floating]:
+        torch = self._torch
+        with torch.inference_mode():
+            logits = self._model(
+                input_ids=torch.from_numpy(input_ids),
+                attention_mask=torch.from_numpy(attention_mask),
+            ).logits
+        result: npt.NDArray[np.floating] = logits.float().numpy()
+        return result

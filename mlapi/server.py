@@ -1,0 +1,61 @@
+"""uvicorn with a drain: on SIGTERM /ready turns 503, in-flight work ends, then the exit."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from types import FrameType
+
+import uvicorn
+
+from mlapi.app import create_app
+from mlapi.errors import ModelUnavailable
+from mlapi.lifecycle import Lifecycle
+from mlapi.logs import configure_logging
+from mlapi.model_dir import resolve_model_dir
+from mlapi.settings import Settings
+
+logger = logging.getLogger("mlapi.server")
+
+
+class DrainingServer(uvicorn.Server):
+    """The first SIGTERM starts a drain; the server stops once it is done (or grace ran out)."""
+
+    def __init__(self, config: uvicorn.Config, lifecycle: Lifecycle, settings: Settings) -> None:
+        super().__init__(config)
+        self.lifecycle = lifecycle
+        self.settings = settings
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if sig == signal.SIGTERM and not self.lifecycle.draining and not self.should_exit:
+            self.lifecycle.begin_drain()
+            return
+        super().handle_exit(sig, frame)
+
+    async def on_tick(self, counter: int) -> bool:
+        lifecycle = self.lifecycle
+        if lifecycle.draining and not self.should_exit and lifecycle.drained(
+            delay_s=self.settings.drain_delay_s, grace_s=self.settings.drain_grace_s,
+        ):
+            logger.info("drained; shutting down")
+            self.should_exit = True
+        return await super().on_tick(counter)
+
+
+def run(settings: Settings | None = None) -> None:
+    settings = settings or Settings()
+    configure_logging(settings.log_level)
+    try:
+        resolve_model_dir(settings)  # download before serving, with a clear message if offline
+    except ModelUnavailable as exc:
+        logger.error(str(exc))
+        sys.exit(f"mlapi: {exc}")
+    lifecycle = Lifecycle()
+    app = create_app(settings, lifecycle=lifecycle)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, loop="uvloop", http="httptools",
+        access_log=False, log_config=None, timeout_graceful_shutdown=int(settings.drain_grace_s),
+        timeout_keep_alive=30,
+    )
+    DrainingServer(config, lifecycle, settings).run()

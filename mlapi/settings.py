@@ -1,0 +1,97 @@
+"""Service settings, read from `MLAPI_*` environment variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL_ID = "distilbert-base-uncased-finetuned-sst-2-english"
+
+
+def default_threads() -> int:
+    """CPUs this process may use (affinity mask; the cgroup quota is set by MLAPI_THREADS)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. Environment variables use the `MLAPI_` prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="MLAPI_", protected_namespaces=())
+
+    # Model
+    model_dir: Path | None = Field(
+        None, description="Local model folder (config.json, tokenizer, weights). "
+        "Unset: models/<model_id>, downloaded once with huggingface_hub."
+    )
+    model_id: str = Field(DEFAULT_MODEL_ID, description="Hub id used only when model_dir is unset.")
+    backend: Literal["torch", "onnx"] = Field("torch", description="Inference runtime.")
+    onnx_variant: Literal["int8", "fp32"] = Field(
+        "int8", description="Which export under <model_dir>/onnx/ the onnx backend serves."
+    )
+    threads: int = Field(default_factory=default_threads, ge=1, description="Intra-op threads.")
+    max_length: int | None = Field(
+        None, ge=8, description="Token limit per text (longer texts are truncated). "
+        "Unset: the model's own maximum."
+    )
+    warmup_batches: int = Field(3, ge=0, description="Forward passes run before /ready turns 200.")
+
+    # Batching
+    max_batch_size: int = Field(32, ge=1, description="Texts per forward pass at most.")
+    max_wait_ms: float = Field(2.0, ge=0, description="How long a batch waits to fill up.")
+    max_queue: int = Field(1024, ge=1, description="Texts waiting for the model; beyond: 503.")
+    retry_after_s: int = Field(1, ge=1, description="Retry-After sent with an overload 503.")
+
+    # Request limits
+    max_texts: int = Field(64, ge=1, description="Texts per request at most.")
+    max_text_chars: int = Field(10_000, ge=1, description="Characters per text at most.")
+    max_body_bytes: int = Field(1_000_000, ge=64, description="Request body size at most.")
+
+    # Cache
+    cache_size: int = Field(100_000, ge=0, description="In-process LRU entries (0 disables it).")
+    redis_url: str | None = Field(None, description="Enables the Redis tier, e.g. redis://host:6379/0")
+    redis_ttl_s: int = Field(86_400, ge=1, description="Time to live of a Redis entry.")
+    redis_timeout_ms: float = Field(100.0, gt=0, description="Per-command Redis timeout.")
+    redis_retry_s: float = Field(2.0, ge=0, description="Pause before Redis is tried after an error.")
+
+    # Operations
+    drain_grace_s: float = Field(25.0, ge=0, description="Longest wait for in-flight work on SIGTERM.")
+    drain_delay_s: float = Field(0.0, ge=0, description="Least time /ready reports 503 on SIGTERM.")
+    log_level: str = Field("INFO", description="Python log level name.")
+    access_log: bool = Field(True, description="One JSON line per request.")
+    sentry_dsn: str | None = Field(None, description="Enables Sentry error reporting.")
+    sentry_traces_rate: float = Field(0.0, ge=0, le=1, description="Sentry trace sample rate.")
+    host: str = Field("0.0.0.0", description="Bind address of `python -m mlapi`.")
+    port: int = Field(8000, ge=1, le=65535, description="Port of `python -m mlapi`.")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"unknown log level {value!r}")
+        return level
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("redis_url must start with redis://, rediss:// or unix://")
+        return value
+
+    @model_validator(mode="after")
+    def _queue_holds_a_request(self) -> Settings:
+        if self.max_queue < self.max_texts:
+            raise ValueError("max_queue must be >= max_texts, or a full request never fits")
+        return self
+
+    def resolved_model_dir(self) -> Path:
+        return self.model_dir or Path("models") / self.model_id

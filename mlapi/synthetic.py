@@ -1,0 +1,76 @@
+"""Random-weight models with real tokenizers, for tests and benchmarks (never for serving).
+
+A model built here from a full-size config costs exactly what the trained one costs, so the
+benchmarks use it; tests use a tiny config. Both go through the real `save_pretrained` format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+WORDS = (
+    "i you we they love hate like the a an movie film story plot actor great good bad awful "
+    "terrible wonderful boring fun not very is was are be this that it and or but so of to in "
+    "on with for store ran students class working saturday morning brutal food tasty welcome "
+    "thunderdome kubernetes cluster wood chuck could would much as if how am"
+).split()
+
+
+SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+def wordpiece_vocab(words: Iterable[str]) -> list[str]:
+    """Specials, every ASCII letter/digit/punctuation (alone and as a ##suffix), then `words`."""
+    chars = [chr(c) for c in range(33, 127) if not chr(c).isupper()]
+    vocab = list(SPECIALS) + chars + [f"##{c}" for c in chars]
+    return vocab + [w for w in dict.fromkeys(words) if w not in vocab]
+
+
+def save_wordpiece(vocab: list[str], out: Path) -> Any:
+    """A BERT-style uncased WordPiece tokenizer over `vocab`, saved with save_pretrained."""
+    from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers, processors
+    from tokenizers.models import WordPiece
+    from transformers import DistilBertTokenizerFast
+
+    ids = {token: i for i, token in enumerate(vocab)}
+    backend = Tokenizer(WordPiece(ids, unk_token="[UNK]", max_input_chars_per_word=100))
+    backend.normalizer = normalizers.BertNormalizer(lowercase=True)
+    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    backend.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", ids["[CLS]"]), ("[SEP]", ids["[SEP]"])],
+    )
+    backend.decoder = decoders.WordPiece()
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = DistilBertTokenizerFast(tokenizer_object=backend, model_max_length=512)
+    tokenizer.save_pretrained(out)
+    return tokenizer
+
+
+def save_random_model(out: Path, config: dict[str, Any], seed: int = 0) -> Path:
+    """A sequence classifier with random weights from `config`, saved into `out`."""
+    import torch
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    torch.manual_seed(seed)
+    model_config = AutoConfig.for_model(**config)
+    model = AutoModelForSequenceClassification.from_config(model_config)
+    model.eval()
+    model.save_pretrained(out)
+    return out
+
+
+def tiny_distilbert(out: Path, *, labels: tuple[str, ...] = ("NEGATIVE", "POSITIVE"),
+                    seed: int = 0) -> Path:
+    """A ~100 kB DistilBERT with a trained WordPiece vocabulary, saved into `out`."""
+    tokenizer = save_wordpiece(wordpiece_vocab(WORDS), out)
+    config = {
+        "model_type": "distilbert", "vocab_size": len(tokenizer), "dim": 32, "n_layers": 2,
+        "n_heads": 2, "hidden_dim": 64, "max_position_embeddings": 128,
+        "id2label": dict(enumerate(labels)),
+        "label2id": {label: i for i, label in enumerate(labels)},
+        "pad_token_id": tokenizer.pad_token_id, "initializer_range": 0.2,
+    }
+    return save_random_model(out, config, seed=seed)

@@ -1,0 +1,46 @@
+"""Shared fixtures: a tiny real model folder, app clients, and a real redis-server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from mlapi.app import create_app
+from mlapi.export import export
+from mlapi.settings import Settings
+from mlapi.synthetic import tiny_distilbert
+from tests.servers import RedisServer, require_binary
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny DistilBERT saved with save_pretrained, plus its ONNX fp32 and int8 exports."""
+    path = tiny_distilbert(tmp_path_factory.mktemp("models") / "tiny")
+    export(path)
+    return path
+
+
+@pytest.fixture
+def settings(model_dir: Path) -> Settings:
+    return Settings(model_dir=model_dir, threads=1, warmup_batches=1, access_log=False,
+                    max_wait_ms=1.0)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    binary = require_binary("redis-server")
+    server = RedisServer(binary, tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
