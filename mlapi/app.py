@@ -30,8 +30,11 @@ def _init_sentry(settings: Settings) -> None:
     if settings.sentry_dsn:
         import sentry_sdk
 
-        sentry_sdk.init(dsn=settings.sentry_dsn, traces_sample_rate=settings.sentry_traces_rate,
-                        release=f"mlapi@{__version__}")
+        sentry_sdk.init(
+            dsn=settings.sentry_dsn,
+            traces_sample_rate=settings.sentry_traces_rate,
+            release=f"mlapi@{__version__}",
+        )
 
 
 def _load(settings: Settings, loader: Loader) -> Classifier:
@@ -40,8 +43,12 @@ def _load(settings: Settings, loader: Loader) -> Classifier:
     return classifier
 
 
-def create_app(settings: Settings | None = None, *, lifecycle: Lifecycle | None = None,
-               loader: Loader = load_classifier) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    lifecycle: Lifecycle | None = None,
+    loader: Loader = load_classifier,
+) -> FastAPI:
     """Build the app. Nothing heavy happens here: the lifespan loads the model."""
     settings = settings or Settings()
     lifecycle = lifecycle or Lifecycle()
@@ -52,15 +59,18 @@ def create_app(settings: Settings | None = None, *, lifecycle: Lifecycle | None 
         _init_sentry(settings)
         classifier = await asyncio.to_thread(_load, settings, loader)
         info = classifier.info
-        metrics.MODEL_INFO.info({"name": info.name, "backend": info.backend,
-                                 "fingerprint": info.fingerprint})
+        metrics.MODEL_INFO.info(
+            {"name": info.name, "backend": info.backend, "fingerprint": info.fingerprint}
+        )
         cache = build_cache(settings, info.fingerprint)
         predictor = Predictor(classifier, cache, settings)
         predictor.batcher.start()
         service.predictor = predictor
         lifecycle.mark_ready()
-        logger.info("ready", extra={"model": info.name, "backend": info.backend,
-                                    "fingerprint": info.fingerprint})
+        logger.info(
+            "ready",
+            extra={"model": info.name, "backend": info.backend, "fingerprint": info.fingerprint},
+        )
         try:
             yield
         finally:
@@ -71,15 +81,21 @@ def create_app(settings: Settings | None = None, *, lifecycle: Lifecycle | None 
             service.predictor = None
             logger.info("stopped")
 
-    app = FastAPI(title="mlapi", version=__version__, lifespan=lifespan,
-                  description="Text classification with per-text caching and micro-batching.")
+    app = FastAPI(
+        title="mlapi",
+        version=__version__,
+        lifespan=lifespan,
+        description="Text classification with per-text caching and micro-batching.",
+    )
     app.state.service = service
     app.include_router(router)
     install_error_handlers(app)
     Instrumentator(
-        should_group_status_codes=False, excluded_handlers=["/metrics"],
+        should_group_status_codes=False,
+        excluded_handlers=["/metrics"],
     ).instrument(
-        app, latency_lowr_buckets=metrics.LATENCY_BUCKETS,
+        app,
+        latency_lowr_buckets=metrics.LATENCY_BUCKETS,
         latency_highr_buckets=metrics.LATENCY_BUCKETS,
     ).expose(app, include_in_schema=False)
     app.add_middleware(AccessLogMiddleware, lifecycle=lifecycle, enabled=settings.access_log)

@@ -31,8 +31,15 @@ class Batcher(Generic[T]):
     thread, so forward passes never block the event loop and never overlap.
     """
 
-    def __init__(self, runner: Callable[[list[str]], Sequence[T]], *, max_batch_size: int,
-                 max_wait_ms: float, max_queue: int, retry_after_s: int = 1) -> None:
+    def __init__(
+        self,
+        runner: Callable[[list[str]], Sequence[T]],
+        *,
+        max_batch_size: int,
+        max_wait_ms: float,
+        max_queue: int,
+        retry_after_s: int = 1,
+    ) -> None:
         self._runner = runner
         self._max_batch_size = max_batch_size
         self._max_wait = max_wait_ms / 1000
@@ -59,7 +66,8 @@ class Batcher(Generic[T]):
             metrics.OVERLOADS.inc()
             raise Overloaded(
                 f"queue full ({queue.maxsize} texts, MLAPI_MAX_QUEUE); retry later",
-                limit="max_queue", headers={"Retry-After": self._retry_after},
+                limit="max_queue",
+                headers={"Retry-After": self._retry_after},
             )
         loop = asyncio.get_running_loop()
         futures: list[asyncio.Future[T]] = []

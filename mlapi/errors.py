@@ -19,8 +19,9 @@ class MLAPIError(Exception):
     status_code = 500
     type = "internal_error"
 
-    def __init__(self, message: str, *, limit: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, message: str, *, limit: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.limit = limit
@@ -71,27 +72,39 @@ class ModelUnavailable(RuntimeError):
     """The model folder is missing and could not be fetched; the message says what to do."""
 
 
-def error_response(status: int, type_: str, message: str, *, limit: str | None = None,
-                   headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    status: int,
+    type_: str,
+    message: str,
+    *,
+    limit: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     body: dict[str, str] = {"type": type_, "message": message}
     if limit is not None:
         body["limit"] = limit
-    return Response(orjson.dumps({"error": body}), status_code=status,
-                    media_type="application/json", headers=headers)
+    return Response(
+        orjson.dumps({"error": body}),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
 
 
 async def _mlapi_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, MLAPIError)
     if exc.status_code >= 500 and not isinstance(exc, Overloaded | NotReady):
         logger.error("request failed: %s", exc.message, exc_info=exc.__cause__ or exc)
-    return error_response(exc.status_code, exc.type, exc.message, limit=exc.limit,
-                          headers=exc.headers)
+    return error_response(
+        exc.status_code, exc.type, exc.message, limit=exc.limit, headers=exc.headers
+    )
 
 
 async def _http_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     type_ = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return error_response(exc.status_code, type_, str(exc.detail), headers=exc.headers)
+    headers = dict(exc.headers) if exc.headers else None
+    return error_response(exc.status_code, type_, str(exc.detail), headers=headers)
 
 
 async def _validation_error(_: Request, exc: Exception) -> Response:

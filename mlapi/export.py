@@ -31,12 +31,16 @@ def export_fp32(model_dir: Path, out: Path, opset: int = 17) -> Path:
     axes = {0: "batch", 1: "sequence"}
     with torch.inference_mode(), warnings.catch_warnings():
         # The tracer warns about Python-level shape checks; shapes stay dynamic in the graph.
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # type: ignore[attr-defined]
         torch.onnx.export(
-            model, (sample_ids, sample_mask), str(target),
-            input_names=["input_ids", "attention_mask"], output_names=["logits"],
+            model,
+            (sample_ids, sample_mask),
+            str(target),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["logits"],
             dynamic_axes={"input_ids": axes, "attention_mask": axes, "logits": {0: "batch"}},
-            opset_version=opset, dynamo=False,
+            opset_version=opset,
+            dynamo=False,
         )
     return target
 

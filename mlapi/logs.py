@@ -90,8 +90,14 @@ class AccessLogMiddleware:
             if tracked:
                 self.lifecycle.inflight -= 1
             if self.enabled:
-                access_logger.info("request", extra={
-                    "method": scope["method"], "path": scope["path"], "status": status,
-                    "latency_ms": round((time.perf_counter() - started) * 1000, 3),
-                    "cache": cache, "request_id": request_id,
-                })
+                access_logger.info(
+                    "request",
+                    extra={
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+                        "cache": cache,
+                        "request_id": request_id,
+                    },
+                )

@@ -6,18 +6,42 @@ from prometheus_client import Counter, Gauge, Histogram, Info
 
 # Fine buckets: cached answers take well under a millisecond, cold batches up to seconds.
 LATENCY_BUCKETS = (
-    0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075,
-    0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.0075,
+    0.01,
+    0.015,
+    0.02,
+    0.03,
+    0.05,
+    0.075,
+    0.1,
+    0.15,
+    0.2,
+    0.3,
+    0.5,
+    0.75,
+    1.0,
+    1.5,
+    2.0,
+    3.0,
+    5.0,
+    10.0,
 )
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 24, 32, 48, 64, 128, 256)
 
 QUEUE_DEPTH = Gauge("mlapi_queue_depth", "Texts waiting for the model.")
-QUEUE_WAIT = Histogram("mlapi_queue_wait_seconds", "Time a text waited in the batch queue.",
-                       buckets=LATENCY_BUCKETS)
-INFERENCE = Histogram("mlapi_inference_seconds", "Wall time of one batch on the model.",
-                      buckets=LATENCY_BUCKETS)
-BATCH_SIZE = Histogram("mlapi_batch_size", "Distinct texts per forward batch.",
-                       buckets=BATCH_BUCKETS)
+QUEUE_WAIT = Histogram(
+    "mlapi_queue_wait_seconds", "Time a text waited in the batch queue.", buckets=LATENCY_BUCKETS
+)
+INFERENCE = Histogram(
+    "mlapi_inference_seconds", "Wall time of one batch on the model.", buckets=LATENCY_BUCKETS
+)
+BATCH_SIZE = Histogram(
+    "mlapi_batch_size", "Distinct texts per forward batch.", buckets=BATCH_BUCKETS
+)
 CACHE_HITS = Counter("mlapi_cache_hits", "Texts answered from a cache tier.", ["tier"])
 CACHE_MISSES = Counter("mlapi_cache_misses", "Texts a cache tier did not have.", ["tier"])
 REDIS_ERRORS = Counter("mlapi_redis_errors", "Failed or timed-out Redis calls.", ["op"])

@@ -28,7 +28,8 @@ def resolve_model_dir(settings: Settings) -> Path:
         from huggingface_hub import snapshot_download
 
         snapshot_download(
-            settings.model_id, local_dir=target,
+            settings.model_id,
+            local_dir=target,
             allow_patterns=["*.json", "*.txt", "*.safetensors"],
         )
     except Exception as exc:  # offline, unknown id, no permission: one clear message

@@ -10,8 +10,10 @@ from mlapi.settings import Settings
 
 
 async def read_body(request: Request, max_bytes: int) -> bytes:
-    too_large = BodyTooLarge(f"request body is larger than {max_bytes} bytes "
-                             "(MLAPI_MAX_BODY_BYTES)", limit="max_body_bytes")
+    too_large = BodyTooLarge(
+        f"request body is larger than {max_bytes} bytes (MLAPI_MAX_BODY_BYTES)",
+        limit="max_body_bytes",
+    )
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise too_large
@@ -38,13 +40,17 @@ def parse_texts(body: bytes, settings: Settings) -> list[str]:
     if not isinstance(texts, list):
         raise InvalidRequest('field "text" must be a list of strings')
     if len(texts) > settings.max_texts:
-        raise TooManyTexts(f"{len(texts)} texts sent, at most {settings.max_texts} per request "
-                           "(MLAPI_MAX_TEXTS)", limit="max_texts")
+        raise TooManyTexts(
+            f"{len(texts)} texts sent, at most {settings.max_texts} per request (MLAPI_MAX_TEXTS)",
+            limit="max_texts",
+        )
     limit = settings.max_text_chars
     for index, text in enumerate(texts):
         if not isinstance(text, str):
             raise InvalidRequest(f"text[{index}] must be a string, got {type(text).__name__}")
         if len(text) > limit:
-            raise TextTooLong(f"text[{index}] has {len(text)} characters, at most {limit} "
-                              "(MLAPI_MAX_TEXT_CHARS)", limit="max_text_chars")
+            raise TextTooLong(
+                f"text[{index}] has {len(text)} characters, at most {limit} (MLAPI_MAX_TEXT_CHARS)",
+                limit="max_text_chars",
+            )
     return texts

@@ -19,7 +19,9 @@ def encode_rows(labels: Sequence[str], probs: Probs) -> list[bytes]:
     """One JSON fragment per text: `[{"label": .., "score": ..}, ...]` in label-id order."""
     rows: list[list[float]] = np.asarray(probs, dtype=np.float32).tolist()
     return [
-        orjson.dumps([{"label": label, "score": score} for label, score in zip(labels, row)])
+        orjson.dumps(
+            [{"label": label, "score": score} for label, score in zip(labels, row, strict=True)]
+        )
         for row in rows
     ]
 
@@ -31,8 +33,10 @@ class Predictor:
         self.cache = cache
         self.batcher: Batcher[bytes] = Batcher(
             lambda texts: encode_rows(labels, classifier.predict(texts)),
-            max_batch_size=settings.max_batch_size, max_wait_ms=settings.max_wait_ms,
-            max_queue=settings.max_queue, retry_after_s=settings.retry_after_s,
+            max_batch_size=settings.max_batch_size,
+            max_wait_ms=settings.max_wait_ms,
+            max_queue=settings.max_queue,
+            retry_after_s=settings.retry_after_s,
         )
 
     async def predict(self, texts: Sequence[str]) -> tuple[bytes, str]:

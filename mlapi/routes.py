@@ -55,8 +55,13 @@ _predict_body = {
 }
 
 
-@router.post("/predict", response_model=PredictResponse, responses=_errors,
-             openapi_extra=_predict_body, summary="Classify texts")
+@router.post(
+    "/predict",
+    response_model=PredictResponse,
+    responses=_errors,
+    openapi_extra=_predict_body,
+    summary="Classify texts",
+)
 async def predict(request: Request, service: ServiceDep, predictor: PredictorDep) -> Response:
     """One list of `{label, score}` per text, labels in the model's id order."""
     settings = service.settings
@@ -70,8 +75,9 @@ async def health() -> Response:
     return Response(HEALTHY, media_type=JSON)
 
 
-@router.get("/ready", response_model=Health, responses={503: {"model": Health}},
-            summary="Readiness")
+@router.get(
+    "/ready", response_model=Health, responses={503: {"model": Health}}, summary="Readiness"
+)
 async def ready(service: ServiceDep) -> Response:
     lifecycle = service.lifecycle
     if lifecycle.serving:
@@ -83,5 +89,10 @@ async def ready(service: ServiceDep) -> Response:
 @router.get("/model", response_model=ModelCard, summary="The served model")
 async def model(predictor: PredictorDep) -> ModelCard:
     info = predictor.classifier.info
-    return ModelCard(name=info.name, backend=info.backend, fingerprint=info.fingerprint,
-                     labels=list(info.labels), max_length=info.max_length)
+    return ModelCard(
+        name=info.name,
+        backend=info.backend,
+        fingerprint=info.fingerprint,
+        labels=list(info.labels),
+        max_length=info.max_length,
+    )

@@ -6,8 +6,11 @@ from pydantic import BaseModel, Field
 
 
 class PredictRequest(BaseModel):
-    text: list[str] = Field(..., description="Texts to classify; empty strings are valid.",
-                            examples=[["I hate you.", "I love you."]])
+    text: list[str] = Field(
+        ...,
+        description="Texts to classify; empty strings are valid.",
+        examples=[["I hate you.", "I love you."]],
+    )
 
 
 class LabelScore(BaseModel):

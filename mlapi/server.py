@@ -35,8 +35,13 @@ class DrainingServer(uvicorn.Server):
 
     async def on_tick(self, counter: int) -> bool:
         lifecycle = self.lifecycle
-        if lifecycle.draining and not self.should_exit and lifecycle.drained(
-            delay_s=self.settings.drain_delay_s, grace_s=self.settings.drain_grace_s,
+        if (
+            lifecycle.draining
+            and not self.should_exit
+            and lifecycle.drained(
+                delay_s=self.settings.drain_delay_s,
+                grace_s=self.settings.drain_grace_s,
+            )
         ):
             logger.info("drained; shutting down")
             self.should_exit = True
@@ -54,8 +59,14 @@ def run(settings: Settings | None = None) -> None:
     lifecycle = Lifecycle()
     app = create_app(settings, lifecycle=lifecycle)
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, loop="uvloop", http="httptools",
-        access_log=False, log_config=None, timeout_graceful_shutdown=int(settings.drain_grace_s),
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_config=None,
+        timeout_graceful_shutdown=int(settings.drain_grace_s),
         timeout_keep_alive=30,
     )
     DrainingServer(config, lifecycle, settings).run()

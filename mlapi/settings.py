@@ -27,8 +27,9 @@ class Settings(BaseSettings):
 
     # Model
     model_dir: Path | None = Field(
-        None, description="Local model folder (config.json, tokenizer, weights). "
-        "Unset: models/<model_id>, downloaded once with huggingface_hub."
+        None,
+        description="Local model folder (config.json, tokenizer, weights). "
+        "Unset: models/<model_id>, downloaded once with huggingface_hub.",
     )
     model_id: str = Field(DEFAULT_MODEL_ID, description="Hub id used only when model_dir is unset.")
     backend: Literal["torch", "onnx"] = Field("torch", description="Inference runtime.")
@@ -37,8 +38,10 @@ class Settings(BaseSettings):
     )
     threads: int = Field(default_factory=default_threads, ge=1, description="Intra-op threads.")
     max_length: int | None = Field(
-        None, ge=8, description="Token limit per text (longer texts are truncated). "
-        "Unset: the model's own maximum."
+        None,
+        ge=8,
+        description="Token limit per text (longer texts are truncated). "
+        "Unset: the model's own maximum.",
     )
     warmup_batches: int = Field(3, ge=0, description="Forward passes run before /ready turns 200.")
 
@@ -55,13 +58,19 @@ class Settings(BaseSettings):
 
     # Cache
     cache_size: int = Field(100_000, ge=0, description="In-process LRU entries (0 disables it).")
-    redis_url: str | None = Field(None, description="Enables the Redis tier, e.g. redis://host:6379/0")
+    redis_url: str | None = Field(
+        None, description="Enables the Redis tier, e.g. redis://host:6379/0"
+    )
     redis_ttl_s: int = Field(86_400, ge=1, description="Time to live of a Redis entry.")
     redis_timeout_ms: float = Field(100.0, gt=0, description="Per-command Redis timeout.")
-    redis_retry_s: float = Field(2.0, ge=0, description="Pause before Redis is tried after an error.")
+    redis_retry_s: float = Field(
+        2.0, ge=0, description="Pause before Redis is tried again after an error."
+    )
 
     # Operations
-    drain_grace_s: float = Field(25.0, ge=0, description="Longest wait for in-flight work on SIGTERM.")
+    drain_grace_s: float = Field(
+        25.0, ge=0, description="Longest wait for in-flight work on SIGTERM."
+    )
     drain_delay_s: float = Field(0.0, ge=0, description="Least time /ready reports 503 on SIGTERM.")
     log_level: str = Field("INFO", description="Python log level name.")
     access_log: bool = Field(True, description="One JSON line per request.")

@@ -39,7 +39,8 @@ def save_wordpiece(vocab: list[str], out: Path) -> Any:
     backend.normalizer = normalizers.BertNormalizer(lowercase=True)
     backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     backend.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
         special_tokens=[("[CLS]", ids["[CLS]"]), ("[SEP]", ids["[SEP]"])],
     )
     backend.decoder = decoders.WordPiece()
@@ -56,21 +57,28 @@ def save_random_model(out: Path, config: dict[str, Any], seed: int = 0) -> Path:
 
     torch.manual_seed(seed)
     model_config = AutoConfig.for_model(**config)
-    model = AutoModelForSequenceClassification.from_config(model_config)
+    model = AutoModelForSequenceClassification.from_config(model_config)  # type: ignore[no-untyped-call]
     model.eval()
     model.save_pretrained(out)
     return out
 
 
-def tiny_distilbert(out: Path, *, labels: tuple[str, ...] = ("NEGATIVE", "POSITIVE"),
-                    seed: int = 0) -> Path:
+def tiny_distilbert(
+    out: Path, *, labels: tuple[str, ...] = ("NEGATIVE", "POSITIVE"), seed: int = 0
+) -> Path:
     """A ~100 kB DistilBERT with a trained WordPiece vocabulary, saved into `out`."""
     tokenizer = save_wordpiece(wordpiece_vocab(WORDS), out)
     config = {
-        "model_type": "distilbert", "vocab_size": len(tokenizer), "dim": 32, "n_layers": 2,
-        "n_heads": 2, "hidden_dim": 64, "max_position_embeddings": 128,
+        "model_type": "distilbert",
+        "vocab_size": len(tokenizer),
+        "dim": 32,
+        "n_layers": 2,
+        "n_heads": 2,
+        "hidden_dim": 64,
+        "max_position_embeddings": 128,
         "id2label": dict(enumerate(labels)),
         "label2id": {label: i for i, label in enumerate(labels)},
-        "pad_token_id": tokenizer.pad_token_id, "initializer_range": 0.2,
+        "pad_token_id": tokenizer.pad_token_id,
+        "initializer_range": 0.2,
     }
     return save_random_model(out, config, seed=seed)

@@ -25,8 +25,9 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def settings(model_dir: Path) -> Settings:
-    return Settings(model_dir=model_dir, threads=1, warmup_batches=1, access_log=False,
-                    max_wait_ms=1.0)
+    return Settings(
+        model_dir=model_dir, threads=1, warmup_batches=1, access_log=False, max_wait_ms=1.0
+    )
 
 
 @pytest.fixture

@@ -60,7 +60,13 @@ def build_cache(settings: Settings, fingerprint: str) -> TieredCache:
     if settings.cache_size > 0:
         tiers.append(MemoryCache(settings.cache_size))
     if settings.redis_url:
-        tiers.append(RedisCache(settings.redis_url, fingerprint=fingerprint,
-                                ttl_s=settings.redis_ttl_s, timeout_ms=settings.redis_timeout_ms,
-                                retry_s=settings.redis_retry_s))
+        tiers.append(
+            RedisCache(
+                settings.redis_url,
+                fingerprint=fingerprint,
+                ttl_s=settings.redis_ttl_s,
+                timeout_ms=settings.redis_timeout_ms,
+                retry_s=settings.redis_retry_s,
+            )
+        )
     return TieredCache(tiers)

@@ -22,12 +22,16 @@ logger = logging.getLogger("mlapi.cache.redis")
 class RedisCache:
     tier = "redis"
 
-    def __init__(self, url: str, *, fingerprint: str, ttl_s: int, timeout_ms: float,
-                 retry_s: float) -> None:
+    def __init__(
+        self, url: str, *, fingerprint: str, ttl_s: int, timeout_ms: float, retry_s: float
+    ) -> None:
         timeout = timeout_ms / 1000
         self._client = aioredis.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout,
-            retry_on_timeout=False, health_check_interval=0,
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry_on_timeout=False,
+            health_check_interval=0,
         )
         self._prefix = f"mlapi:{fingerprint}:"
         self._ttl = ttl_s
@@ -45,16 +49,21 @@ class RedisCache:
     def _failed(self, op: str, exc: BaseException) -> None:
         metrics.REDIS_ERRORS.labels(op=op).inc()
         if self.available:
-            logger.warning("redis %s failed (%s: %s); pausing it for %.1fs",
-                           op, type(exc).__name__, exc, self._retry_s)
+            logger.warning(
+                "redis %s failed (%s: %s); pausing it for %.1fs",
+                op,
+                type(exc).__name__,
+                exc,
+                self._retry_s,
+            )
         self._down_until = time.monotonic() + self._retry_s
 
     async def get_many(self, texts: Sequence[str]) -> list[bytes | None]:
         if not texts or not self.available:
             return [None] * len(texts)
         try:
-            values: list[bytes | None] = await self._client.mget([self.key(t) for t in texts])
-            return values
+            values = await self._client.mget([self.key(t) for t in texts])
+            return [v.encode() if isinstance(v, str) else v for v in values]
         except (RedisError, OSError, TimeoutError) as exc:
             self._failed("get", exc)
             return [None] * len(texts)

@@ -15,10 +15,18 @@ def load_classifier(settings: Settings, model_dir: Path) -> Classifier:
     if settings.backend == "onnx":
         from mlapi.runtime.onnx_backend import OnnxClassifier
 
-        return OnnxClassifier(model_dir, variant=settings.onnx_variant, threads=settings.threads,
-                              max_length=settings.max_length,
-                              max_batch_size=settings.max_batch_size)
+        return OnnxClassifier(
+            model_dir,
+            variant=settings.onnx_variant,
+            threads=settings.threads,
+            max_length=settings.max_length,
+            max_batch_size=settings.max_batch_size,
+        )
     from mlapi.runtime.torch_backend import TorchClassifier
 
-    return TorchClassifier(model_dir, threads=settings.threads, max_length=settings.max_length,
-                           max_batch_size=settings.max_batch_size)
+    return TorchClassifier(
+        model_dir,
+        threads=settings.threads,
+        max_length=settings.max_length,
+        max_batch_size=settings.max_batch_size,
+    )

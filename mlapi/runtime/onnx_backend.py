@@ -26,8 +26,15 @@ def onnx_path(model_dir: Path, variant: str) -> Path:
 
 
 class OnnxClassifier(Classifier):
-    def __init__(self, model_dir: Path, *, variant: str, threads: int, max_length: int | None,
-                 max_batch_size: int) -> None:
+    def __init__(
+        self,
+        model_dir: Path,
+        *,
+        variant: str,
+        threads: int,
+        max_length: int | None,
+        max_batch_size: int,
+    ) -> None:
         import onnxruntime as ort
 
         config = read_config(model_dir)
@@ -41,9 +48,7 @@ class OnnxClassifier(Classifier):
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self._session = ort.InferenceSession(
-            str(path), options, providers=["CPUExecutionProvider"]
-        )
+        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self._session.get_inputs()}
         length = max_length_from_config(config, max_length)
         tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))

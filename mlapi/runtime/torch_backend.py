@@ -20,8 +20,9 @@ from mlapi.runtime.base import (
 
 
 class TorchClassifier(Classifier):
-    def __init__(self, model_dir: Path, *, threads: int, max_length: int | None,
-                 max_batch_size: int) -> None:
+    def __init__(
+        self, model_dir: Path, *, threads: int, max_length: int | None, max_batch_size: int
+    ) -> None:
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from mlapi.runtime.base import length_buckets, softmax
-
 import numpy as np
+
+from mlapi.runtime.base import length_buckets, softmax
 
 
 def test_buckets_partition_sorted() -> None:

@@ -13,9 +13,18 @@ from mlapi.runtime import load_classifier
 from mlapi.settings import Settings
 
 TEXTS = [
-    "I hate you.", "I love you.", "", "the movie was not very good but the actor was great",
-    "wood chuck " * 30, "Welcome to the thunderdome", "émoji 🎉 and \x00 nul", "a", "b c",
-    "students are very good in this class", "food is tasty", "how much wood could a wood chuck",
+    "I hate you.",
+    "I love you.",
+    "",
+    "the movie was not very good but the actor was great",
+    "wood chuck " * 30,
+    "Welcome to the thunderdome",
+    "émoji 🎉 and \x00 nul",
+    "a",
+    "b c",
+    "students are very good in this class",
+    "food is tasty",
+    "how much wood could a wood chuck",
 ]
 
 
@@ -23,8 +32,9 @@ def reference(model_dir: Path, texts: list[str]) -> np.ndarray:
     classifier = pipeline("text-classification", model=str(model_dir), top_k=None, device=-1)
     out = classifier(texts, batch_size=1, truncation=True)
     labels = ["NEGATIVE", "POSITIVE"]
-    return np.array([[next(e["score"] for e in row if e["label"] == lab) for lab in labels]
-                     for row in out])
+    return np.array(
+        [[next(e["score"] for e in row if e["label"] == lab) for lab in labels] for row in out]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +69,9 @@ def test_batch_composition_does_not_change_results(settings: Settings, model_dir
 
 def test_onnx_fp32_equals_torch(settings: Settings, model_dir: Path) -> None:
     torch_model = load_classifier(settings, model_dir)
-    onnx_model = load_classifier(settings.model_copy(update={"backend": "onnx",
-                                                             "onnx_variant": "fp32"}), model_dir)
+    onnx_model = load_classifier(
+        settings.model_copy(update={"backend": "onnx", "onnx_variant": "fp32"}), model_dir
+    )
     assert onnx_model.info.backend == "onnx-fp32"
     assert onnx_model.info.fingerprint != torch_model.info.fingerprint
     assert np.allclose(onnx_model.predict(TEXTS), torch_model.predict(TEXTS), atol=1e-4)

@@ -1,0 +1,27 @@
+PYTHON ?= python3
+DEPS := build/.deps-installed
+
+.PHONY: install run test lint format bench bench-smoke load image image-test
+
+$(DEPS): pyproject.toml scripts/install-deps.sh
+	PYTHON=$(PYTHON) bash scripts/install-deps.sh
+	@mkdir -p build && touch $@
+
+install: $(DEPS)
+
+## Serve on :8000 (MLAPI_MODEL_DIR, or a one-time download into models/).
+run: $(DEPS)
+	$(PYTHON) -m mlapi
+
+## The whole test suite (starts its own redis-server, prometheus and k6 where needed).
+test: $(DEPS)
+	$(PYTHON) -m pytest
+
+lint: $(DEPS)
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -m mypy
+
+format: $(DEPS)
+	$(PYTHON) -m ruff check --fix .
+	$(PYTHON) -m ruff format .

@@ -1,0 +1,117 @@
+"""The Redis tier against a real redis-server: hits, partial hits, TTL, isolation, outages."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+from mlapi.app import create_app
+from mlapi.settings import Settings
+from mlapi.synthetic import tiny_distilbert
+from tests.servers import RedisServer
+
+
+@pytest.fixture
+def redis_settings(settings: Settings, redis_server: RedisServer) -> Settings:
+    # No memory tier: every lookup must go to Redis.
+    return settings.model_copy(
+        update={
+            "redis_url": redis_server.url,
+            "cache_size": 0,
+            "redis_retry_s": 0.2,
+            "redis_timeout_ms": 200,
+        }
+    )
+
+
+@pytest.fixture
+def rclient(redis_settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(redis_settings)) as client:
+        yield client
+
+
+def keys(server: RedisServer) -> list[bytes]:
+    return sorted(redis.Redis.from_url(server.url).keys("mlapi:*"))
+
+
+def test_results_are_shared_through_redis(
+    redis_settings: Settings, redis_server: RedisServer
+) -> None:
+    with TestClient(create_app(redis_settings)) as first:
+        cold = first.post("/predict", json={"text": ["alpha", "beta"]})
+        assert cold.headers["x-mlapi-cache"] == "Miss"
+    assert len(keys(redis_server)) == 2
+    with TestClient(create_app(redis_settings)) as second:  # a new pod, empty memory
+        warm = second.post("/predict", json={"text": ["beta", "alpha"]})
+        assert warm.headers["x-mlapi-cache"] == "Hit"
+        assert warm.json()["predictions"] == cold.json()["predictions"][::-1]
+        partial = second.post("/predict", json={"text": ["alpha", "gamma"]})
+        assert partial.headers["x-mlapi-cache"] == "Partial"
+    assert len(keys(redis_server)) == 3
+
+
+def test_ttl_expires_entries(redis_settings: Settings, redis_server: RedisServer) -> None:
+    short = redis_settings.model_copy(update={"redis_ttl_s": 1})
+    with TestClient(create_app(short)) as client:
+        client.post("/predict", json={"text": ["short lived"]})
+        ttl = redis.Redis.from_url(redis_server.url).ttl(keys(redis_server)[0])
+        assert 0 < ttl <= 1
+        time.sleep(1.2)
+        assert keys(redis_server) == []
+        again = client.post("/predict", json={"text": ["short lived"]})
+        assert again.headers["x-mlapi-cache"] == "Miss"
+
+
+def test_fingerprint_isolates_models(
+    redis_settings: Settings, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    other_dir = tiny_distilbert(tmp_path / "other", seed=1)
+    other = redis_settings.model_copy(update={"model_dir": other_dir})
+    with TestClient(create_app(redis_settings)) as a:
+        a_rows = a.post("/predict", json={"text": ["shared text"]}).json()
+    with TestClient(create_app(other)) as b:
+        response = b.post("/predict", json={"text": ["shared text"]})
+        assert response.headers["x-mlapi-cache"] == "Miss"
+        assert response.json() != a_rows
+    prefixes = {key.split(b":")[1] for key in keys(redis_server)}
+    assert len(prefixes) == 2
+
+
+def test_redis_killed_then_back(rclient: TestClient, redis_server: RedisServer) -> None:
+    assert rclient.post("/predict", json={"text": ["before"]}).status_code == 200
+    redis_server.stop()
+    for i in range(5):
+        response = rclient.post("/predict", json={"text": ["before", f"during {i}"]})
+        assert response.status_code == 200
+    metrics = rclient.get("/metrics").text
+    assert "mlapi_redis_errors_total" in metrics
+    redis_server.start()  # same port, empty
+    time.sleep(0.3)  # the pause after errors (redis_retry_s) runs out
+    deadline = time.monotonic() + 5
+    while not keys(redis_server) and time.monotonic() < deadline:
+        rclient.post("/predict", json={"text": ["after"]})
+        time.sleep(0.1)
+    assert keys(redis_server), "the service reconnects to Redis by itself"
+    assert rclient.post("/predict", json={"text": ["after"]}).headers["x-mlapi-cache"] == "Hit"
+
+
+def test_slow_redis_times_out_instead_of_stalling(
+    rclient: TestClient, redis_server: RedisServer
+) -> None:
+    sleeper = threading.Thread(
+        target=lambda: redis.Redis.from_url(redis_server.url).execute_command("DEBUG", "SLEEP", 2)
+    )
+    sleeper.start()
+    time.sleep(0.1)
+    started = time.monotonic()
+    response = rclient.post("/predict", json={"text": ["while redis sleeps"]})
+    elapsed = time.monotonic() - started
+    sleeper.join()
+    assert response.status_code == 200
+    assert elapsed < 1.0, f"a slow Redis must not stall requests ({elapsed:.2f}s)"

@@ -1,0 +1,96 @@
+"""The batcher merges concurrent requests, computes duplicates once, and keeps order."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+import pytest
+
+from mlapi.batcher import Batcher
+from mlapi.errors import ModelFailure
+
+
+class Recorder:
+    def __init__(self, delay_s: float = 0.0) -> None:
+        self.calls: list[list[str]] = []
+        self.delay_s = delay_s
+
+    def __call__(self, texts: list[str]) -> Sequence[str]:
+        self.calls.append(texts)
+        time.sleep(self.delay_s)
+        return [text.upper() for text in texts]
+
+
+def run(runner: Recorder, requests: list[list[str]], **options: float) -> list[list[str]]:
+    async def scenario() -> list[list[str]]:
+        batcher = Batcher(
+            runner,
+            max_batch_size=int(options.get("max_batch_size", 8)),
+            max_wait_ms=options.get("max_wait_ms", 20),
+            max_queue=64,
+        )
+        batcher.start()
+        try:
+            return await asyncio.gather(*(batcher.submit(texts) for texts in requests))
+        finally:
+            await batcher.close(timeout=5)
+
+    return asyncio.run(scenario())
+
+
+def test_concurrent_requests_share_batches_and_keep_order() -> None:
+    runner = Recorder()
+    requests = [["a", "b"], ["c"], ["b", "d", "a"]]
+    results = run(runner, requests)
+    assert results == [["A", "B"], ["C"], ["B", "D", "A"]]
+    assert len(runner.calls) == 1
+    assert sorted(runner.calls[0]) == ["a", "b", "c", "d"]  # duplicates computed once
+
+
+def test_batches_never_exceed_max_batch_size() -> None:
+    runner = Recorder(delay_s=0.01)
+    run(runner, [[f"t{i}"] for i in range(20)], max_batch_size=3)
+    assert all(len(call) <= 3 for call in runner.calls)
+    assert sum(len(call) for call in runner.calls) == 20
+
+
+def test_a_failed_batch_fails_every_waiter() -> None:
+    def broken(texts: list[str]) -> Sequence[str]:
+        raise ValueError("boom")
+
+    async def scenario() -> list[BaseException | list[str]]:
+        batcher: Batcher[str] = Batcher(broken, max_batch_size=8, max_wait_ms=20, max_queue=64)
+        batcher.start()
+        try:
+            return await asyncio.gather(
+                batcher.submit(["a"]), batcher.submit(["b"]), return_exceptions=True
+            )
+        finally:
+            await batcher.close(timeout=1)
+
+    results = asyncio.run(scenario())
+    assert all(isinstance(result, ModelFailure) for result in results)
+
+
+def test_close_finishes_queued_work() -> None:
+    runner = Recorder(delay_s=0.05)
+
+    async def scenario() -> list[list[str]]:
+        batcher = Batcher(runner, max_batch_size=1, max_wait_ms=0, max_queue=64)
+        batcher.start()
+        pending = [asyncio.create_task(batcher.submit([f"x{i}"])) for i in range(5)]
+        await asyncio.sleep(0.01)
+        await batcher.close(timeout=5)
+        return [task.result() for task in pending]
+
+    assert asyncio.run(scenario()) == [[f"X{i}"] for i in range(5)]
+
+
+@pytest.mark.parametrize("wait_ms", [0, 5])
+def test_results_do_not_depend_on_batching(wait_ms: float) -> None:
+    requests = [[f"w{i % 7}", f"v{i}"] for i in range(15)]
+    assert run(Recorder(), requests, max_wait_ms=wait_ms, max_batch_size=4) == [
+        [text.upper() for text in texts] for texts in requests
+    ]
