@@ -17,12 +17,24 @@ from mlapi.synthetic import WORDS, save_random_model, save_wordpiece, wordpiece_
 ROOT = Path(__file__).resolve().parent
 CACHE = ROOT / ".cache"
 SHARED = ROOT.parent.parent / "shared" / "data" / "distilbert-base-uncased-finetuned-sst2-tokenizer"
-TOKENIZER_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json",
-                   "special_tokens_map.json", "vocab.txt")
+TOKENIZER_FILES = (
+    "config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+)
 FALLBACK_CONFIG = {
-    "model_type": "distilbert", "activation": "gelu", "dim": 768, "n_layers": 6, "n_heads": 12,
-    "hidden_dim": 3072, "max_position_embeddings": 512, "vocab_size": 30522,
-    "id2label": {"0": "NEGATIVE", "1": "POSITIVE"}, "label2id": {"NEGATIVE": 0, "POSITIVE": 1},
+    "model_type": "distilbert",
+    "activation": "gelu",
+    "dim": 768,
+    "n_layers": 6,
+    "n_heads": 12,
+    "hidden_dim": 3072,
+    "max_position_embeddings": 512,
+    "vocab_size": 30522,
+    "id2label": {"0": "NEGATIVE", "1": "POSITIVE"},
+    "label2id": {"NEGATIVE": 0, "POSITIVE": 1},
 }
 logger = logging.getLogger("bench.model")
 
