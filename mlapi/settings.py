@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     warmup_batches: int = Field(3, ge=0, description="Forward passes run before /ready turns 200.")
 
     # Batching
-    max_batch_size: int = Field(32, ge=1, description="Texts per forward pass at most.")
+    max_batch_size: int = Field(64, ge=1, description="Texts per forward pass at most.")
     max_wait_ms: float = Field(2.0, ge=0, description="How long a batch waits to fill up.")
     max_queue: int = Field(1024, ge=1, description="Texts waiting for the model; beyond: 503.")
     retry_after_s: int = Field(1, ge=1, description="Retry-After sent with an overload 503.")
