@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL_ID = "distilbert-base-uncased-finetuned-sst-2-english"
@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     cache_size: int = Field(100_000, ge=0, description="In-process LRU entries (0 disables it).")
     redis_url: str | None = Field(
         None, description="Enables the Redis tier, e.g. redis://host:6379/0"
+    )
+    redis_password: SecretStr | None = Field(
+        None, description="Redis password (kept out of the URL, e.g. from a Secret)."
     )
     redis_ttl_s: int = Field(86_400, ge=1, description="Time to live of a Redis entry.")
     redis_timeout_ms: float = Field(100.0, gt=0, description="Per-command Redis timeout.")

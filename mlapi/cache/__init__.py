@@ -60,6 +60,7 @@ def build_cache(settings: Settings, fingerprint: str) -> TieredCache:
     if settings.cache_size > 0:
         tiers.append(MemoryCache(settings.cache_size))
     if settings.redis_url:
+        secret = settings.redis_password
         tiers.append(
             RedisCache(
                 settings.redis_url,
@@ -67,6 +68,7 @@ def build_cache(settings: Settings, fingerprint: str) -> TieredCache:
                 ttl_s=settings.redis_ttl_s,
                 timeout_ms=settings.redis_timeout_ms,
                 retry_s=settings.redis_retry_s,
+                password=secret.get_secret_value() if secret else None,
             )
         )
     return TieredCache(tiers)

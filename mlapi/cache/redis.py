@@ -23,7 +23,14 @@ class RedisCache:
     tier = "redis"
 
     def __init__(
-        self, url: str, *, fingerprint: str, ttl_s: int, timeout_ms: float, retry_s: float
+        self,
+        url: str,
+        *,
+        fingerprint: str,
+        ttl_s: int,
+        timeout_ms: float,
+        retry_s: float,
+        password: str | None = None,
     ) -> None:
         timeout = timeout_ms / 1000
         self._client = aioredis.Redis.from_url(
@@ -32,6 +39,7 @@ class RedisCache:
             socket_connect_timeout=timeout,
             retry_on_timeout=False,
             health_check_interval=0,
+            password=password,
         )
         self._prefix = f"mlapi:{fingerprint}:"
         self._ttl = ttl_s

@@ -115,3 +115,20 @@ def test_slow_redis_times_out_instead_of_stalling(
     sleeper.join()
     assert response.status_code == 200
     assert elapsed < 1.0, f"a slow Redis must not stall requests ({elapsed:.2f}s)"
+
+
+def test_password_comes_from_its_own_setting(settings: Settings, tmp_path: Path) -> None:
+    from tests.servers import RedisServer, require_binary
+
+    server = RedisServer(require_binary("redis-server"), tmp_path, password="s3cret-test")
+    server.start()
+    try:
+        with_password = settings.model_copy(
+            update={"redis_url": server.url, "cache_size": 0, "redis_password": "s3cret-test"}
+        )
+        with TestClient(create_app(with_password)) as c:
+            c.post("/predict", json={"text": ["locked"]})
+            assert c.post("/predict", json={"text": ["locked"]}).headers["x-mlapi-cache"] == "Hit"
+        assert redis.Redis.from_url(server.url, password="s3cret-test").dbsize() == 1
+    finally:
+        server.stop()

