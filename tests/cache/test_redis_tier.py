@@ -124,7 +124,11 @@ def test_password_comes_from_its_own_setting(settings: Settings, tmp_path: Path)
     server.start()
     try:
         with_password = settings.model_copy(
-            update={"redis_url": server.url, "cache_size": 0, "redis_password": "s3cret-test"}
+            update={
+                "redis_url": server.url,
+                "cache_size": 0,
+                "redis_password": SecretStr("s3cret-test"),
+            }
         )
         with TestClient(create_app(with_password)) as c:
             c.post("/predict", json={"text": ["locked"]})
