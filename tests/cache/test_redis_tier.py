@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from mlapi.app import create_app
 from mlapi.settings import Settings
