@@ -1,0 +1,89 @@
+# syntax=docker/dockerfile:1
+# mlapi image: the model is baked in at build time and served by ONNX Runtime (no torch at run
+# time). Targets: `runtime` (default, last) and `trainer` (fine-tuning jobs).
+#
+#   docker build -t mlapi .                                  # downloads MODEL_ID from the hub
+#   docker build --build-arg MODEL_SOURCE=local \
+#                --build-context local-model=/path/to/model -t mlapi .   # a local model folder
+#   docker build --target trainer -t mlapi-trainer .
+# checkov:skip=CKV_DOCKER_7: the base is a pinned build argument (python:3.11-slim-bookworm)
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+
+# --- Python dependencies of the service, in a venv that the runtime copies as is ---
+FROM ${BASE_IMAGE} AS deps
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
+WORKDIR /src
+RUN python3 -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+COPY requirements/serve.txt requirements/export.txt ./requirements/
+RUN pip install --no-compile --requirement requirements/serve.txt
+COPY pyproject.toml README.md ./
+COPY mlapi ./mlapi
+RUN pip install --no-compile --no-deps .
+
+# --- a local model folder, given with --build-context local-model=DIR (empty otherwise) ---
+FROM scratch AS local-model
+
+# --- the model: downloaded (MODEL_SOURCE=hub) or the local folder, exported to ONNX ---
+FROM deps AS model
+ARG MODEL_SOURCE=hub
+ARG MODEL_ID=distilbert-base-uncased-finetuned-sst-2-english
+# CPU-only torch for the export (never in the runtime image).
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+ARG PIP_FIND_LINKS=
+COPY --from=local-model / /build/local-model/
+RUN set -eux; \
+    if [ "$MODEL_SOURCE" = "local" ]; then \
+      test -f /build/local-model/config.json; cp -r /build/local-model /model; \
+    else \
+      python3 -c "import sys; from huggingface_hub import snapshot_download as d; \
+d(sys.argv[1], local_dir='/model', allow_patterns=['*.json', '*.txt', '*.safetensors'])" \
+        "$MODEL_ID"; \
+    fi; \
+    if [ ! -f /model/onnx/model.int8.onnx ]; then \
+      pip install --extra-index-url "$TORCH_INDEX" --requirement requirements/export.txt; \
+      python3 -m mlapi.export /model; \
+    fi; \
+    rm -rf /model/*.safetensors /model/*.bin /model/checkpoint.pt /model/.cache; \
+    chmod -R a+rX /model
+
+# --- fine-tuning jobs (.k8s/jobs): torch and the trainer, never in the serving image ---
+FROM ${BASE_IMAGE} AS trainer
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+ARG PIP_FIND_LINKS=
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONUNBUFFERED=1 \
+    PATH=/opt/venv/bin:$PATH
+WORKDIR /src
+RUN python3 -m venv /opt/venv
+COPY requirements/train.txt ./requirements/
+RUN pip install --no-compile --extra-index-url "$TORCH_INDEX" --requirement requirements/train.txt
+COPY pyproject.toml README.md ./
+COPY mlapi ./mlapi
+COPY trainer ./trainer
+RUN pip install --no-compile --no-deps .
+RUN groupadd --system --gid 10001 mlapi \
+    && useradd --system --uid 10001 --gid mlapi --home-dir /work --create-home mlapi
+USER 10001:10001
+WORKDIR /work
+HEALTHCHECK NONE
+ENTRYPOINT ["python3", "-m", "trainer"]
+
+# --- what serves: venv + model, non-root (the default target) ---
+FROM ${BASE_IMAGE} AS runtime
+LABEL org.opencontainers.image.title="mlapi" \
+      org.opencontainers.image.description="Text classification service (ONNX Runtime int8)"
+ENV PATH=/opt/venv/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
+    MLAPI_MODEL_DIR=/models/model MLAPI_BACKEND=onnx MLAPI_ONNX_VARIANT=int8 \
+    HF_HUB_OFFLINE=1
+RUN groupadd --system --gid 10001 mlapi \
+    && useradd --system --uid 10001 --gid mlapi --no-create-home --shell /usr/sbin/nologin mlapi
+COPY --from=deps /opt/venv /opt/venv
+COPY --from=model /model /models/model
+USER 10001:10001
+WORKDIR /tmp
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+  CMD ["python3", "-c", "import sys, urllib.request as u; sys.exit(u.urlopen('http://127.0.0.1:8000/health', timeout=2).status != 200)"]
+# `python -m mlapi` drains on SIGTERM: /ready turns 503, in-flight requests finish, exit 0.
+STOPSIGNAL SIGTERM
+CMD ["python3", "-m", "mlapi"]

@@ -1,0 +1,38 @@
+"""Rendered overlays, once per session."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.servers import require_binary
+
+ROOT = Path(__file__).resolve().parents[2]
+OVERLAYS = ("prod", "dev")
+
+
+def render(overlay: str) -> list[dict[str, Any]]:
+    kubectl = require_binary("kubectl")
+    out = subprocess.run(
+        [kubectl, "kustomize", str(ROOT / ".k8s" / "overlays" / overlay)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+@pytest.fixture(scope="session")
+def rendered() -> dict[str, list[dict[str, Any]]]:
+    return {overlay: render(overlay) for overlay in OVERLAYS}
+
+
+def find(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    for doc in docs:
+        if doc["kind"] == kind and doc["metadata"]["name"] == name:
+            return doc
+    raise KeyError(f"{kind}/{name}")
