@@ -21,8 +21,9 @@ QUERIES: dict[str, str] = {
     "latency_p50": _quantile(0.5, "http_request_duration_seconds", PREDICT),
     "latency_p95": _quantile(0.95, "http_request_duration_seconds", PREDICT),
     "latency_p99": _quantile(0.99, "http_request_duration_seconds", PREDICT),
-    "error_ratio": (
-        f'sum(rate(http_requests_total{{{SEL}, status=~"5.."}}[{W}]))'
+    "error_ratio": (  # `or ... * 0`: a 0 instead of no data while nothing failed
+        f'(sum(rate(http_requests_total{{{SEL}, status=~"5.."}}[{W}]))'
+        f" or sum(rate(http_requests_total{{{SEL}}}[{W}])) * 0)"
         f" / sum(rate(http_requests_total{{{SEL}}}[{W}]))"
     ),
     "cache_hit_ratio": (

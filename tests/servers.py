@@ -124,3 +124,63 @@ class MlapiProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+class PrometheusServer:
+    """A real Prometheus scraping `targets` every second, with the given rule files."""
+
+    def __init__(
+        self,
+        binary: str,
+        workdir: Path,
+        targets: list[str],
+        rule_files: list[Path],
+        labels: dict[str, str],
+    ) -> None:
+        self.binary = binary
+        self.workdir = workdir
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        config = {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": [str(p) for p in rule_files],
+            "scrape_configs": [
+                {"job_name": "mlapi", "static_configs": [{"targets": targets, "labels": labels}]}
+            ],
+        }
+        import yaml
+
+        (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        with (self.workdir / "prometheus.log").open("wb") as log:
+            self.process = subprocess.Popen(
+                [
+                    self.binary,
+                    f"--config.file={self.workdir / 'prometheus.yml'}",
+                    f"--storage.tsdb.path={self.workdir / 'data'}",
+                    f"--web.listen-address=127.0.0.1:{self.port}",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_for_port(self.port, timeout=30)
+
+    def query(self, expr: str) -> list[dict[str, object]]:
+        import httpx
+
+        body = httpx.get(f"{self.url}/api/v1/query", params={"query": expr}, timeout=10).json()
+        if body["status"] != "success":
+            raise ValueError(f"{expr}: {body.get('error')}")
+        result: list[dict[str, object]] = body["data"]["result"]
+        return result
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+        self.process = None

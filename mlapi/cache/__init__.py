@@ -71,4 +71,10 @@ def build_cache(settings: Settings, fingerprint: str) -> TieredCache:
                 password=secret.get_secret_value() if secret else None,
             )
         )
+    for tier in tiers:  # export every series from the start, at zero
+        metrics.CACHE_HITS.labels(tier=tier.tier)
+        metrics.CACHE_MISSES.labels(tier=tier.tier)
+        if tier.tier == "redis":
+            for op in ("get", "set", "ping"):
+                metrics.REDIS_ERRORS.labels(op=op)
     return TieredCache(tiers)
