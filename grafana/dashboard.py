@@ -19,48 +19,91 @@ DS = {"type": "prometheus", "uid": "${datasource}"}
 
 # (title, unit, [(query name, legend)], width)
 ROWS: list[tuple[str, list[tuple[str, str, list[tuple[str, str]], int]]]] = [
-    ("Traffic", [
-        ("Requests per second (/predict by status)", "reqps",
-         [("rps_by_status", "{{status}}"), ("rps_all", "all endpoints")], 8),
-        ("/predict latency", "s", [("latency_p50", "p50"), ("latency_p95", "p95"),
-                                   ("latency_p99", "p99")], 8),
-        ("Error ratio (5xx)", "percentunit", [("error_ratio", "5xx ratio")], 8),
-    ]),
-    ("SLO", [
-        ("Latency SLI (share under objective, 5m)", "percentunit",
-         [("slo_latency_sli", "latency SLI")], 12),
-        ("Error SLI (5xx share, 5m)", "percentunit", [("slo_error_sli", "error SLI")], 12),
-    ]),
-    ("Cache and batching", [
-        ("Cache hit ratio per tier", "percentunit", [("cache_hit_ratio", "{{tier}}")], 8),
-        ("Batch size", "short", [("batch_size_avg", "mean"), ("batch_size_p95", "p95")], 8),
-        ("Queue depth", "short", [("queue_depth", "{{pod}}")], 8),
-        ("Queue wait vs inference (p95)", "s",
-         [("queue_wait_p95", "queue wait"), ("inference_p95", "inference")], 12),
-        ("Overload rejections and Redis errors", "reqps",
-         [("overloads", "503 overloaded"), ("redis_errors", "redis {{op}}")], 12),
-    ]),
-    ("Pods", [
-        ("Pods: ready and HPA replicas", "short",
-         [("ready_pods", "ready"), ("hpa_current", "HPA current"),
-          ("hpa_desired", "HPA desired"), ("hpa_max", "HPA max")], 8),
-        ("CPU per pod (cores)", "short", [("cpu_per_pod", "{{pod}}")], 8),
-        ("Memory per pod (RSS)", "bytes", [("memory_per_pod", "{{pod}}")], 8),
-        ("CPU used / requested", "percentunit", [("cpu_vs_request", "{{pod}}")], 24),
-    ]),
+    (
+        "Traffic",
+        [
+            (
+                "Requests per second (/predict by status)",
+                "reqps",
+                [("rps_by_status", "{{status}}"), ("rps_all", "all endpoints")],
+                8,
+            ),
+            (
+                "/predict latency",
+                "s",
+                [("latency_p50", "p50"), ("latency_p95", "p95"), ("latency_p99", "p99")],
+                8,
+            ),
+            ("Error ratio (5xx)", "percentunit", [("error_ratio", "5xx ratio")], 8),
+        ],
+    ),
+    (
+        "SLO",
+        [
+            (
+                "Latency SLI (share under objective, 5m)",
+                "percentunit",
+                [("slo_latency_sli", "latency SLI")],
+                12,
+            ),
+            ("Error SLI (5xx share, 5m)", "percentunit", [("slo_error_sli", "error SLI")], 12),
+        ],
+    ),
+    (
+        "Cache and batching",
+        [
+            ("Cache hit ratio per tier", "percentunit", [("cache_hit_ratio", "{{tier}}")], 8),
+            ("Batch size", "short", [("batch_size_avg", "mean"), ("batch_size_p95", "p95")], 8),
+            ("Queue depth", "short", [("queue_depth", "{{pod}}")], 8),
+            (
+                "Queue wait vs inference (p95)",
+                "s",
+                [("queue_wait_p95", "queue wait"), ("inference_p95", "inference")],
+                12,
+            ),
+            (
+                "Overload rejections and Redis errors",
+                "reqps",
+                [("overloads", "503 overloaded"), ("redis_errors", "redis {{op}}")],
+                12,
+            ),
+        ],
+    ),
+    (
+        "Pods",
+        [
+            (
+                "Pods: ready and HPA replicas",
+                "short",
+                [
+                    ("ready_pods", "ready"),
+                    ("hpa_current", "HPA current"),
+                    ("hpa_desired", "HPA desired"),
+                    ("hpa_max", "HPA max"),
+                ],
+                8,
+            ),
+            ("CPU per pod (cores)", "short", [("cpu_per_pod", "{{pod}}")], 8),
+            ("Memory per pod (RSS)", "bytes", [("memory_per_pod", "{{pod}}")], 8),
+            ("CPU used / requested", "percentunit", [("cpu_vs_request", "{{pod}}")], 24),
+        ],
+    ),
 ]
 
 
-def _panel(pid: int, title: str, unit: str, targets: list[tuple[str, str]], x: int, y: int,
-           w: int) -> dict[str, Any]:
+def _panel(
+    pid: int, title: str, unit: str, targets: list[tuple[str, str]], x: int, y: int, w: int
+) -> dict[str, Any]:
     return {
-        "id": pid, "type": "timeseries", "title": title, "datasource": DS,
+        "id": pid,
+        "type": "timeseries",
+        "title": title,
+        "datasource": DS,
         "gridPos": {"h": 8, "w": w, "x": x, "y": y},
         "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
         "options": {"legend": {"displayMode": "list", "placement": "bottom"}},
         "targets": [
-            {"refId": chr(65 + i), "datasource": DS, "expr": QUERIES[name],
-             "legendFormat": legend}
+            {"refId": chr(65 + i), "datasource": DS, "expr": QUERIES[name], "legendFormat": legend}
             for i, (name, legend) in enumerate(targets)
         ],
     }
@@ -70,8 +113,16 @@ def build() -> dict[str, Any]:
     panels: list[dict[str, Any]] = []
     y, pid = 0, 1
     for row_title, row in ROWS:
-        panels.append({"id": pid, "type": "row", "title": row_title, "collapsed": False,
-                       "gridPos": {"h": 1, "w": 24, "x": 0, "y": y}, "panels": []})
+        panels.append(
+            {
+                "id": pid,
+                "type": "row",
+                "title": row_title,
+                "collapsed": False,
+                "gridPos": {"h": 1, "w": 24, "x": 0, "y": y},
+                "panels": [],
+            }
+        )
         pid, y, x = pid + 1, y + 1, 0
         for title, unit, targets, width in row:
             if x + width > 24:
@@ -80,17 +131,36 @@ def build() -> dict[str, Any]:
             pid, x = pid + 1, x + width
         y += 8
     return {
-        "uid": UID, "title": "mlapi", "tags": ["mlapi"], "timezone": "browser",
-        "schemaVersion": 39, "version": 1, "refresh": "10s", "editable": True,
+        "uid": UID,
+        "title": "mlapi",
+        "tags": ["mlapi"],
+        "timezone": "browser",
+        "schemaVersion": 39,
+        "version": 1,
+        "refresh": "10s",
+        "editable": True,
         "time": {"from": "now-30m", "to": "now"},
-        "templating": {"list": [
-            {"name": "datasource", "type": "datasource", "query": "prometheus",
-             "label": "Data source", "current": {}},
-            {"name": "namespace", "type": "query", "datasource": DS, "label": "Namespace",
-             "query": "label_values(mlapi_model_info, namespace)",
-             "definition": "label_values(mlapi_model_info, namespace)", "refresh": 2,
-             "current": {}},
-        ]},
+        "templating": {
+            "list": [
+                {
+                    "name": "datasource",
+                    "type": "datasource",
+                    "query": "prometheus",
+                    "label": "Data source",
+                    "current": {},
+                },
+                {
+                    "name": "namespace",
+                    "type": "query",
+                    "datasource": DS,
+                    "label": "Namespace",
+                    "query": "label_values(mlapi_model_info, namespace)",
+                    "definition": "label_values(mlapi_model_info, namespace)",
+                    "refresh": 2,
+                    "current": {},
+                },
+            ]
+        },
         "panels": panels,
     }
 

@@ -47,11 +47,11 @@ QUERIES: dict[str, str] = {
     "cpu_per_pod": f"sum by (pod) (rate(process_cpu_seconds_total{{{SEL}}}[{W}]))",
     "memory_per_pod": f"sum by (pod) (process_resident_memory_bytes{{{SEL}}})",
     "hpa_current": (
-        f'kube_horizontalpodautoscaler_status_current_replicas{{{SEL}, '
+        f"kube_horizontalpodautoscaler_status_current_replicas{{{SEL}, "
         f'horizontalpodautoscaler="mlapi"}}'
     ),
     "hpa_desired": (
-        f'kube_horizontalpodautoscaler_status_desired_replicas{{{SEL}, '
+        f"kube_horizontalpodautoscaler_status_desired_replicas{{{SEL}, "
         f'horizontalpodautoscaler="mlapi"}}'
     ),
     "hpa_max": (
