@@ -44,8 +44,16 @@ d(sys.argv[1], local_dir='/model', allow_patterns=['*.json', '*.txt', '*.safeten
       pip install --extra-index-url "$TORCH_INDEX" --requirement requirements/export.txt; \
       python3 -m mlapi.export /model; \
     fi; \
-    rm -rf /model/*.safetensors /model/*.bin /model/checkpoint.pt /model/.cache; \
+    rm -rf /model/checkpoint.pt /model/.cache; \
     chmod -R a+rX /model
+
+# --- what the onnx runtime needs of the model: config, tokenizer, the kept exports ---
+FROM model AS model-onnx
+# Which ONNX exports the runtime image keeps: "int8" (default backend), or "int8 fp32".
+ARG ONNX_VARIANTS=int8
+RUN set -eux; \
+    case " $ONNX_VARIANTS " in *" fp32 "*) ;; *) rm -f /model/onnx/model.onnx ;; esac; \
+    rm -f /model/*.safetensors /model/*.bin
 
 # --- fine-tuning jobs (.k8s/jobs): torch and the trainer, never in the serving image ---
 FROM ${BASE_IMAGE} AS trainer
@@ -68,8 +76,8 @@ WORKDIR /work
 HEALTHCHECK NONE
 ENTRYPOINT ["python3", "-m", "trainer"]
 
-# --- what serves: venv + model, non-root (the default target) ---
-FROM ${BASE_IMAGE} AS runtime
+# --- what serves: venv, non-root user; the model comes in the targets below ---
+FROM ${BASE_IMAGE} AS serve-base
 LABEL org.opencontainers.image.title="mlapi" \
       org.opencontainers.image.description="Text classification service (ONNX Runtime int8)"
 ENV PATH=/opt/venv/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
@@ -78,8 +86,6 @@ ENV PATH=/opt/venv/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
 RUN groupadd --system --gid 10001 mlapi \
     && useradd --system --uid 10001 --gid mlapi --no-create-home --shell /usr/sbin/nologin mlapi
 COPY --from=deps /opt/venv /opt/venv
-COPY --from=model /model /models/model
-USER 10001:10001
 WORKDIR /tmp
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
@@ -87,3 +93,19 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
 # `python -m mlapi` drains on SIGTERM: /ready turns 503, in-flight requests finish, exit 0.
 STOPSIGNAL SIGTERM
 CMD ["python3", "-m", "mlapi"]
+
+# --- the torch backend (fp32 weights + CPU torch): `--target runtime-torch` ---
+FROM serve-base AS runtime-torch
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+ARG PIP_FIND_LINKS=
+COPY requirements/torch.txt /tmp/torch.txt
+RUN pip install --no-cache-dir --no-compile --extra-index-url "$TORCH_INDEX" \
+      --requirement /tmp/torch.txt && rm /tmp/torch.txt
+COPY --from=model /model /models/model
+ENV MLAPI_BACKEND=torch
+USER 10001:10001
+
+# --- the default target: ONNX Runtime int8, no torch ---
+FROM serve-base AS runtime
+COPY --from=model-onnx /model /models/model
+USER 10001:10001

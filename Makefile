@@ -25,3 +25,15 @@ lint: $(DEPS)
 format: $(DEPS)
 	$(PYTHON) -m ruff check --fix .
 	$(PYTHON) -m ruff format .
+
+## Container image (podman or docker; BASE_IMAGE and a local MODEL_DIR are optional).
+IMAGE ?= mlapi:dev
+ENGINE ?= podman
+image:
+	$(ENGINE) build $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) \
+	  $(if $(MODEL_DIR),--build-arg MODEL_SOURCE=local --build-context local-model=$(MODEL_DIR)) \
+	  -t $(IMAGE) .
+
+## Real build and run with podman here: local debootstrap base, tiny model (or MODEL_DIR).
+image-test: $(DEPS)
+	bash scripts/image-test.sh $(MODEL_DIR)

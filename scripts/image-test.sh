@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Builds the image for real with podman (chroot isolation, a locally built base, a local model
+# folder) and runs it: /ready, /predict and /metrics from outside, non-root, read-only root,
+# clean exit on SIGTERM.   scripts/image-test.sh [MODEL_DIR]   (default: a tiny test model)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+base=localhost/mlapi-base:bookworm
+tag=localhost/mlapi:image-test
+name=mlapi-image-test
+port=${PORT:-18080}
+work=$(mktemp -d /var/tmp/mlapi-image-test.XXXXXX)
+cleanup() { podman rm -f "$name" >/dev/null 2>&1 || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+model=${1:-}
+if [ -z "$model" ]; then
+  model=$work/model
+  python3 -c "import sys; from pathlib import Path; from mlapi.synthetic import tiny_distilbert; \
+from mlapi.export import export; export(tiny_distilbert(Path(sys.argv[1])))" "$model"
+fi
+
+bash scripts/build-base-image.sh "$base"
+# This machine reaches PyPI through its own pip configuration (CA bundle, local wheels): lend
+# it to the build's RUN steps without baking it into any layer.
+volumes=()
+for path in /etc/pip.conf /etc/ssl/certs/ca-certificates.crt /opt/wheels; do
+  [ -e "$path" ] && volumes+=(-v "$path:$path:ro")
+done
+start=$(date +%s)
+podman build --isolation chroot "${volumes[@]}" \
+  --build-arg BASE_IMAGE="$base" --build-arg MODEL_SOURCE=local \
+  --build-context local-model="$model" -t "$tag" .
+echo "build: $(( $(date +%s) - start )) s; size: $(podman image inspect "$tag" --format '{{.Size}}') bytes"
+
+podman --runtime runc run -d --name "$name" --network host --read-only --tmpfs /tmp \
+  --ulimit nofile=20000:20000 --ulimit nproc=4096:4096 \
+  -e MLAPI_PORT="$port" -e MLAPI_HOST=127.0.0.1 "$tag" >/dev/null
+url=http://127.0.0.1:$port
+for _ in $(seq 1 120); do
+  curl -sf "$url/ready" >/dev/null && break
+  sleep 0.5
+done
+curl -sf "$url/ready"; echo
+body=$(curl -sf "$url/predict" -H 'Content-Type: application/json' \
+  -d '{"text": ["I hate you.", "I love you."]}')
+echo "$body"
+python3 -c "import json, sys; p = json.loads(sys.argv[1])['predictions']; \
+assert len(p) == 2 and all(abs(sum(e['score'] for e in r) - 1) < 1e-5 for r in p), p" "$body"
+curl -sf "$url/metrics" | grep -q '^mlapi_model_info{'
+user=$(podman exec "$name" python3 -c "import os; print(os.getuid())")
+[ "$user" = 10001 ] || { echo "runs as uid $user, expected 10001"; exit 1; }
+! podman exec "$name" python3 -c "open('/models/model/x', 'w')" 2>/dev/null \
+  || { echo "the root filesystem is writable"; exit 1; }
+podman stop -t 30 "$name" >/dev/null
+code=$(podman inspect "$name" --format '{{.State.ExitCode}}')
+[ "$code" = 0 ] || { echo "exit code $code after SIGTERM"; podman logs "$name" | tail; exit 1; }
+echo "image-test: ok (uid $user, exit $code after SIGTERM)"

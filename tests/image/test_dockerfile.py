@@ -1,0 +1,42 @@
+"""The Dockerfile lints clean and keeps the build context small."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+from tests.servers import require_binary
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_hadolint_reports_nothing_above_info() -> None:
+    result = subprocess.run(
+        [
+            require_binary("hadolint"),
+            "--failure-threshold",
+            "info",
+            "--no-color",
+            str(ROOT / "Dockerfile"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerignore_keeps_heavy_and_private_paths_out() -> None:
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+    assert {".git", "tests", "bench", "models", "reports", "*.onnx"} <= ignored
+
+
+def test_runtime_is_the_default_target_and_has_no_torch() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    stages = re.findall(r"^FROM \S+ AS (\S+)", dockerfile, flags=re.MULTILINE)
+    assert stages[-1] == "runtime"
+    runtime = dockerfile.split("AS runtime\n")[-1]
+    assert "torch" not in runtime and "USER 10001" in runtime
+    serve_base = dockerfile.split("AS serve-base\n")[1].split("\nFROM ")[0]
+    assert "HEALTHCHECK" in serve_base and "EXPOSE 8000" in serve_base
+    assert "torch" not in (ROOT / "requirements" / "serve.txt").read_text()
