@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from harness.servers import RedisServer
 from mlapi.app import create_app
 from mlapi.export import export
 from mlapi.settings import Settings
 from mlapi.synthetic import tiny_distilbert
-from tests.servers import RedisServer, require_binary
+from tests.binaries import require_binary
 
 
 @pytest.fixture(scope="session")

@@ -12,10 +12,10 @@ import redis
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from harness.servers import RedisServer
 from mlapi.app import create_app
 from mlapi.settings import Settings
 from mlapi.synthetic import tiny_distilbert
-from tests.servers import RedisServer
 
 
 @pytest.fixture
@@ -119,7 +119,8 @@ def test_slow_redis_times_out_instead_of_stalling(
 
 
 def test_password_comes_from_its_own_setting(settings: Settings, tmp_path: Path) -> None:
-    from tests.servers import RedisServer, require_binary
+    from harness.servers import RedisServer
+    from tests.binaries import require_binary
 
     server = RedisServer(require_binary("redis-server"), tmp_path, password="s3cret-test")
     server.start()

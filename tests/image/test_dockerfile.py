@@ -6,7 +6,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from tests.servers import require_binary
+from tests.binaries import require_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 

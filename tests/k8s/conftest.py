@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.servers import require_binary
+from tests.binaries import require_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 OVERLAYS = ("prod", "dev")

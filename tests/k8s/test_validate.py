@@ -13,8 +13,8 @@ import yaml
 from cloudcoil.models.istio.networking import v1 as networking
 from cloudcoil.models.istio.security import v1 as security
 
+from tests.binaries import require_binary
 from tests.k8s.conftest import OVERLAYS, ROOT
-from tests.servers import require_binary
 
 K8S_VERSION = "1.32.0"
 DEPRECATED = {

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.servers import MlapiProcess
+from harness.servers import MlapiProcess
 
 
 def test_sigterm_drains_50_in_flight_requests(model_dir: Path, tmp_path: Path) -> None:

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.servers import MlapiProcess, PrometheusServer, RedisServer, require_binary
+from harness.servers import MlapiProcess, PrometheusServer, RedisServer
+from tests.binaries import require_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "prometheus" / "mlapi-rules.yml"

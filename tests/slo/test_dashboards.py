@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.servers import require_binary
+from tests.binaries import require_binary
 from tests.slo.conftest import ROOT, Stack
 
 sys.path.insert(0, str(ROOT / "grafana"))

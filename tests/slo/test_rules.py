@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from tests.servers import require_binary
+from tests.binaries import require_binary
 from tests.slo.conftest import ROOT, RULES, Stack
 
 

@@ -10,17 +10,15 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
+
+class MissingBinary(RuntimeError):
+    """A server or tool the caller needs is not installed."""
 
 
-def require_binary(name: str) -> str:
-    """The binary's path; skips locally when it is missing, fails under CI=true."""
+def find_binary(name: str) -> str:
     path = shutil.which(name)
     if path is None:
-        message = f"{name} not found on PATH (CI installs it in .ci/run)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        raise MissingBinary(f"{name} not found on PATH (scripts/install-deps.sh installs it)")
     return path
 
 

@@ -1,0 +1,1 @@
+"""Real processes for tests, benchmarks and load runs: redis-server, Prometheus, mlapi."""
