@@ -75,6 +75,11 @@ class RedisServer:
         )
         wait_for_port(self.port)
 
+    def flush(self) -> None:
+        import redis
+
+        redis.Redis.from_url(self.url, password=self.password).flushall()
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
@@ -90,6 +95,14 @@ class MlapiProcess:
         self.env = {**os.environ, **env, "MLAPI_PORT": str(self.port), "MLAPI_HOST": "127.0.0.1"}
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
+        self.ready_seconds = 0.0
+
+    def memory_kib(self) -> dict[str, int]:
+        """VmRSS (now) and VmHWM (peak) of the process, in KiB."""
+        assert self.process is not None
+        status = Path(f"/proc/{self.process.pid}/status").read_text().splitlines()
+        fields = dict(line.split(":", 1) for line in status if ":" in line)
+        return {key: int(fields[key].split()[0]) for key in ("VmRSS", "VmHWM")}
 
     @property
     def url(self) -> str:
@@ -98,6 +111,7 @@ class MlapiProcess:
     def start(self, timeout: float = 60.0) -> None:
         import httpx
 
+        started = time.monotonic()
         with self.log_path.open("wb") as log:  # the child keeps its own descriptor
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "mlapi"], env=self.env, stdout=log, stderr=subprocess.STDOUT
@@ -108,6 +122,7 @@ class MlapiProcess:
                 raise RuntimeError(f"mlapi exited: {self.log_path.read_text()[-2000:]}")
             try:
                 if httpx.get(f"{self.url}/ready", timeout=1).status_code == 200:
+                    self.ready_seconds = time.monotonic() - started
                     return
             except httpx.TransportError:
                 pass

@@ -1,0 +1,34 @@
+"""The benchmark runs end to end in seconds on a tiny model, so it cannot rot."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.binaries import require_binary
+
+
+def test_bench_smoke_writes_json_and_markdown(tmp_path: Path) -> None:
+    require_binary("k6")
+    require_binary("redis-server")
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    [report] = tmp_path.glob("*.json")
+    run = json.loads(report.read_text())
+    assert run["smoke"] is True and run["machine"]["nproc"] >= 1
+    [config] = run["results"]
+    for profile in ("seed-95", "seed-50", "cold"):
+        assert config[profile]["k6_exit"] == 0
+        assert config[profile]["failed_rate"] == 0
+        assert config[profile]["requests"] > 0
+    assert config["cold"]["sentences_per_s"] > 0
+    assert config["model_only"]["sentences_per_s"] > 0
+    assert 0 < config["ready_seconds"] < 60
+    assert report.with_suffix(".md").read_text().startswith("### ")
