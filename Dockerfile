@@ -30,6 +30,8 @@ ARG MODEL_SOURCE=hub
 ARG MODEL_ID=distilbert-base-uncased-finetuned-sst-2-english
 # CPU-only torch for the export (never in the runtime image).
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# Optional local wheel folder for pip (e.g. a CPU torch wheel), mounted into the build.
+ARG PIP_FIND_LINKS
 COPY --from=local-model / /build/local-model/
 RUN set -eux; \
     if [ "$MODEL_SOURCE" = "local" ]; then \
@@ -57,6 +59,7 @@ RUN set -eux; \
 # --- fine-tuning jobs (.k8s/jobs): torch and the trainer, never in the serving image ---
 FROM ${BASE_IMAGE} AS trainer
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+ARG PIP_FIND_LINKS
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONUNBUFFERED=1 \
     PATH=/opt/venv/bin:$PATH
 WORKDIR /src
@@ -95,6 +98,7 @@ CMD ["python3", "-m", "mlapi"]
 # --- the torch backend (fp32 weights + CPU torch): `--target runtime-torch` ---
 FROM serve-base AS runtime-torch
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+ARG PIP_FIND_LINKS
 COPY requirements/torch.txt /tmp/torch.txt
 RUN pip install --no-cache-dir --no-compile --extra-index-url "$TORCH_INDEX" \
       --requirement /tmp/torch.txt && rm /tmp/torch.txt

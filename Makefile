@@ -37,3 +37,11 @@ image:
 ## Real build and run with podman here: local debootstrap base, tiny model (or MODEL_DIR).
 image-test: $(DEPS)
 	bash scripts/image-test.sh $(MODEL_DIR)
+
+## Load test on this machine: mlapi + Redis + Prometheus + k6 -> reports/ (LOAD_ARGS=--hold 7m).
+load: $(DEPS)
+	K6_NO_USAGE_REPORT=true $(PYTHON) -m harness.load $(LOAD_ARGS)
+
+## Benchmarks (not tests): bench/out/*.json and .md; BENCH_ARGS=--write-results updates RESULTS.md.
+bench: $(DEPS)
+	K6_NO_USAGE_REPORT=true $(PYTHON) -m bench $(BENCH_ARGS)

@@ -5,10 +5,13 @@
 //   k6 run load.js                                   # against http://127.0.0.1:8000
 //   k6 run -e BASE_URL=https://mlapi.example.com -e CACHE_RATE=0.5 load.js
 //
+// predict_under_objective is the SLI: the share of /predict answered (200) within SLO_MS.
 // Knobs (all optional): BASE_URL, CACHE_RATE, VUS, RAMP_UP, HOLD, RAMP_DOWN, API_KEY,
-// P99_MS (latency threshold), SUMMARY (path of the JSON summary), COLD=1 (unique sentences).
+// P99_MS (latency threshold), SLO_MS (SLI objective), SUMMARY (path of the JSON summary),
+// COLD=1 (every sentence unique: no cache hits).
 import http from 'k6/http';
 import { check } from 'k6';
+import { Rate } from 'k6/metrics';
 import exec from 'k6/execution';
 
 const BASE_URL = (__ENV.BASE_URL || 'http://127.0.0.1:8000').replace(/\/$/, '');
@@ -17,6 +20,9 @@ const VUS = parseInt(__ENV.VUS || '10', 10);
 const P99_MS = parseFloat(__ENV.P99_MS || '2000');
 const COLD = __ENV.COLD === '1';
 const SUMMARY = __ENV.SUMMARY || 'reports/k6-summary.json';
+// The latency objective of the SLI: share of /predict requests answered within SLO_MS.
+const SLO_MS = parseFloat(__ENV.SLO_MS || '300');
+const underObjective = new Rate('predict_under_objective');
 
 export const options = {
   stages: [
@@ -72,6 +78,7 @@ export default function () {
   check(health, { 'health is 200': (r) => r.status === 200 });
   const payload = JSON.stringify(generator(CACHE_RATE));
   const prediction = http.post(`${BASE_URL}/predict`, payload, { headers, tags: { name: 'predict' } });
+  underObjective.add(prediction.status === 200 && prediction.timings.duration < SLO_MS);
   check(prediction, {
     'predict is 200': (r) => r.status === 200,
     'one prediction per text': (r) => r.status === 200 && r.json('predictions').length > 0,

@@ -170,6 +170,7 @@ class PrometheusServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        shutil.rmtree(self.workdir / "data", ignore_errors=True)  # no series of an earlier run
         with (self.workdir / "prometheus.log").open("wb") as log:
             self.process = subprocess.Popen(
                 [
@@ -191,6 +192,40 @@ class PrometheusServer:
             raise ValueError(f"{expr}: {body.get('error')}")
         result: list[dict[str, object]] = body["data"]["result"]
         return result
+
+    def wait_for_scrape(self, timeout: float = 30.0) -> None:
+        """Until every target has been scraped once (so counters start from a sample)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                up = self.query("up")
+            except Exception:  # noqa: BLE001 - not serving queries yet
+                up = []
+            if up and all(float(s["value"][1]) == 1 for s in up):  # type: ignore[index]
+                return
+            time.sleep(0.2)
+        raise TimeoutError("Prometheus did not scrape its targets")
+
+    def query_range(
+        self, expr: str, start: float, end: float, step: float = 1.0
+    ) -> list[dict[str, object]]:
+        import httpx
+
+        params = {"query": expr, "start": start, "end": end, "step": step}
+        body = httpx.get(f"{self.url}/api/v1/query_range", params=params, timeout=30).json()
+        if body["status"] != "success":
+            raise ValueError(f"{expr}: {body.get('error')}")
+        result: list[dict[str, object]] = body["data"]["result"]
+        return result
+
+    def scalar(self, expr: str, at: float) -> float | None:
+        import httpx
+
+        body = httpx.get(
+            f"{self.url}/api/v1/query", params={"query": expr, "time": at}, timeout=10
+        ).json()
+        result = body["data"]["result"] if body["status"] == "success" else []
+        return float(result[0]["value"][1]) if result else None
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

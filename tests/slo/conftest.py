@@ -69,6 +69,7 @@ def stack(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             {"namespace": "mlapi", "pod": "mlapi-local"},
         )
         prometheus.start()
+        prometheus.wait_for_scrape()
         summary = workdir / "k6-summary.json"
         k6 = run_k6(
             mlapi.url,
