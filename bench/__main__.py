@@ -67,11 +67,13 @@ def run_config(
         result["peak_rss_mb"] = round(service.memory_kib()["VmHWM"] / 1024)
     finally:
         service.stop()
-    settings = Settings(
-        backend=env["MLAPI_BACKEND"],  # type: ignore[arg-type]
-        onnx_variant=env.get("MLAPI_ONNX_VARIANT", "int8"),  # type: ignore[arg-type]
-        **({"threads": int(extra_env["MLAPI_THREADS"])} if "MLAPI_THREADS" in extra_env else {}),
-    )
+    fields: dict[str, object] = {
+        "backend": env["MLAPI_BACKEND"],
+        "onnx_variant": env.get("MLAPI_ONNX_VARIANT", "int8"),
+    }
+    if "MLAPI_THREADS" in extra_env:
+        fields["threads"] = int(extra_env["MLAPI_THREADS"])
+    settings = Settings.model_validate(fields)
     result["model_only"] = throughput(
         settings, model_dir, seconds=2 if "smoke" in timing.get("TAG", "") else 10
     )

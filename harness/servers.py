@@ -211,7 +211,7 @@ class PrometheusServer:
     ) -> list[dict[str, object]]:
         import httpx
 
-        params = {"query": expr, "start": start, "end": end, "step": step}
+        params: dict[str, str | float] = {"query": expr, "start": start, "end": end, "step": step}
         body = httpx.get(f"{self.url}/api/v1/query_range", params=params, timeout=30).json()
         if body["status"] != "success":
             raise ValueError(f"{expr}: {body.get('error')}")

@@ -29,6 +29,7 @@ done
 start=$(date +%s)
 podman build --isolation chroot "${volumes[@]}" \
   --build-arg BASE_IMAGE="$base" --build-arg MODEL_SOURCE=local \
+  $( [ -d /opt/wheels ] && echo --build-arg PIP_FIND_LINKS=/opt/wheels ) \
   --build-context local-model="$model" -t "$tag" .
 echo "build: $(( $(date +%s) - start )) s; size: $(podman image inspect "$tag" --format '{{.Size}}') bytes"
 
