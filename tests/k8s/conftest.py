@@ -13,12 +13,13 @@ from tests.binaries import require_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 OVERLAYS = ("prod", "dev")
+FOLDERS = {"prod": "overlays/prod", "dev": "overlays/dev", "jobs": "jobs"}
 
 
-def render(overlay: str) -> list[dict[str, Any]]:
+def render(name: str) -> list[dict[str, Any]]:
     kubectl = require_binary("kubectl")
     out = subprocess.run(
-        [kubectl, "kustomize", str(ROOT / ".k8s" / "overlays" / overlay)],
+        [kubectl, "kustomize", str(ROOT / ".k8s" / FOLDERS[name])],
         check=True,
         capture_output=True,
         text=True,
@@ -28,7 +29,7 @@ def render(overlay: str) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def rendered() -> dict[str, list[dict[str, Any]]]:
-    return {overlay: render(overlay) for overlay in OVERLAYS}
+    return {name: render(name) for name in FOLDERS}
 
 
 def find(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:

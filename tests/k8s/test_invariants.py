@@ -195,3 +195,15 @@ def test_redis_is_a_bounded_lru_cache_with_a_password(rendered: Docs) -> None:
     redis = containers(find(rendered["prod"], "Deployment", "mlapi-redis"))[0]
     assert "--requirepass" in redis["args"]
     assert redis["env"][0]["valueFrom"]["secretKeyRef"]["name"] == "mlapi-redis"
+
+
+def test_training_job_is_separate_and_writes_to_its_claim(rendered: Docs) -> None:
+    assert not [d for d in rendered["prod"] if d["kind"] in {"Job", "PersistentVolumeClaim"}]
+    job = find(rendered["jobs"], "Job", "mlapi-trainer")
+    pod = job["spec"]["template"]["spec"]
+    claim = next(v for v in pod["volumes"] if "persistentVolumeClaim" in v)
+    find(rendered["jobs"], "PersistentVolumeClaim", claim["persistentVolumeClaim"]["claimName"])
+    output = next(a for a in pod["containers"][0]["args"] if a.startswith("--output="))
+    mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["name"] == claim["name"])
+    assert output.split("=", 1)[1].startswith(mount["mountPath"])
+    assert not pod["containers"][0]["image"].endswith(":latest")

@@ -60,7 +60,7 @@ def istio_errors(doc: dict[str, Any]) -> list[str]:
     return unknown_fields(doc, model.model_dump(by_alias=True, exclude_unset=True, mode="json"))
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("overlay", [*OVERLAYS, "jobs"])
 def test_core_objects_validate_strictly(
     rendered: dict[str, list[dict[str, Any]]], overlay: str
 ) -> None:
@@ -101,7 +101,7 @@ def test_istio_validation_catches_typos_and_bad_values(
         istio_errors(wrong)
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("overlay", [*OVERLAYS, "jobs"])
 def test_no_deprecated_api_versions(
     rendered: dict[str, list[dict[str, Any]]], overlay: str
 ) -> None:
