@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     onnx_variant: Literal["int8", "fp32"] = Field(
         "int8", description="Which export under <model_dir>/onnx/ the onnx backend serves."
     )
+    onnx_spin: bool = Field(
+        False,
+        description="Let idle ONNX Runtime threads spin (off: they sleep, and leave "
+        "the CPU to the HTTP side).",
+    )
     threads: int = Field(default_factory=default_threads, ge=1, description="Intra-op threads.")
     max_length: int | None = Field(
         None,

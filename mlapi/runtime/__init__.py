@@ -21,6 +21,7 @@ def load_classifier(settings: Settings, model_dir: Path) -> Classifier:
             threads=settings.threads,
             max_length=settings.max_length,
             max_batch_size=settings.max_batch_size,
+            spin=settings.onnx_spin,
         )
     from mlapi.runtime.torch_backend import TorchClassifier
 

@@ -34,6 +34,7 @@ class OnnxClassifier(Classifier):
         threads: int,
         max_length: int | None,
         max_batch_size: int,
+        spin: bool = True,
     ) -> None:
         import onnxruntime as ort
 
@@ -48,6 +49,8 @@ class OnnxClassifier(Classifier):
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if not spin:  # idle workers sleep, leaving the CPU to the event loop
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self._session.get_inputs()}
         length = max_length_from_config(config, max_length)
