@@ -42,6 +42,7 @@ def run_config(
     workdir: Path,
     timing: dict[str, str],
     extra_env: dict[str, str],
+    profiles: list[k6.Profile],
 ) -> dict[str, Any]:
     env = {
         "MLAPI_MODEL_DIR": str(model_dir),
@@ -58,7 +59,7 @@ def run_config(
         "rss_after_warmup_mb": round(service.memory_kib()["VmRSS"] / 1024),
     }
     try:
-        for profile in PROFILES:
+        for profile in profiles:
             redis.flush()
             logging.info("%s: %s", name, profile.name)
             result[profile.name] = k6.run(
@@ -88,12 +89,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hold", default="40s", help="k6 hold at full load per profile")
     parser.add_argument("--vus", default="10")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument(
+        "--profiles",
+        default=",".join(p.name for p in PROFILES),
+        help="comma-separated subset of seed-95, seed-50, cold",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="MLAPI_X=VALUE",
+        help="service setting for an A/B run (repeatable)",
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny model, seconds per profile")
     parser.add_argument("--write-results", action="store_true", help="rewrite bench/RESULTS.md")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     timing = {"VUS": args.vus, "RAMP_UP": "3s", "HOLD": args.hold, "RAMP_DOWN": "1s"}
     extra_env = {"MLAPI_LOG_LEVEL": "WARNING"}
+    extra_env.update(item.split("=", 1) for item in args.set)
+    wanted = args.profiles.split(",")
+    profiles = [p for p in PROFILES if p.name in wanted]
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         if args.smoke:
@@ -110,13 +127,14 @@ def main(argv: list[str] | None = None) -> int:
         redis.start()
         try:
             results = [
-                run_config(name, model_dir, redis, workdir, timing, extra_env)
+                run_config(name, model_dir, redis, workdir, timing, extra_env, profiles)
                 for name in args.configs.split(",")
             ]
         finally:
             redis.stop()
     command = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])
     run = {
+        "settings": args.set,
         "machine": describe(),
         "command": command.strip(),
         "smoke": args.smoke,
@@ -124,14 +142,15 @@ def main(argv: list[str] | None = None) -> int:
         "model_dir": str(model_dir),
         "results": results,
     }
-    run["targets"] = [] if args.smoke else report.targets(results)
+    complete = len(profiles) == len(PROFILES) and not args.set
+    run["targets"] = report.targets(results) if complete and not args.smoke else []
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     (args.out / f"{stamp}.json").write_text(json.dumps(run, indent=2) + "\n")
     markdown = report.markdown(run)
     (args.out / f"{stamp}.md").write_text(markdown)
     if args.write_results:
-        report.write_results(markdown)
+        report.write_results(markdown, complete=bool(run["targets"]))
     print(markdown)
     return 0
 

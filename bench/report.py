@@ -64,13 +64,16 @@ def markdown(run: dict[str, Any]) -> str:
         f"machine: {run['timing']['VUS']} VUs, ramp {run['timing']['RAMP_UP']}, hold "
         f"{run['timing']['HOLD']}, ramp down {run['timing']['RAMP_DOWN']}.",
         "",
-        f"Command: `{run['command']}`",
+        f"Command: `{run['command']}`"
+        + (f" (service settings: {run['settings']})" if run.get("settings") else ""),
         "",
         "| config | profile | req/s | p50 ms | p99 ms | /predict p99 ms | sentences/s | failed |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for result in run["results"]:
         for profile in ("seed-95", "seed-50", "cold"):
+            if profile not in result:
+                continue
             r = result[profile]
             lines.append(
                 f"| {result['config']} | {profile} | {r['req_per_s']} | {r['p50_ms']} | "
@@ -100,8 +103,18 @@ def markdown(run: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_results(section: str) -> None:
-    """Puts the newest run at the top of bench/RESULTS.md, under its header."""
+AB_MARK = "<!-- bench:ab -->"
+AB_HEADER = (
+    "## Partial and A/B runs\n\nOne profile or one changed setting (`--profiles`, `--set`), "
+    "for the comparisons quoted in the README; no targets are checked on them.\n\n"
+)
+
+
+def write_results(section: str, *, complete: bool) -> None:
+    """Full runs go on top of bench/RESULTS.md; partial and A/B runs in their own section."""
     text = RESULTS.read_text() if RESULTS.is_file() else f"# Benchmark results\n\n{MARK}\n"
-    head, _, rest = text.partition(MARK)
-    RESULTS.write_text(f"{head}{MARK}\n\n{section}\n{rest.lstrip()}")
+    if AB_MARK not in text:
+        text = text.rstrip() + f"\n\n{AB_HEADER}{AB_MARK}\n"
+    marker = MARK if complete else AB_MARK
+    head, _, rest = text.partition(marker)
+    RESULTS.write_text(f"{head}{marker}\n\n{section}\n{rest.lstrip()}")

@@ -32,7 +32,7 @@ class TorchClassifier(Classifier):
         if not tokenizer.is_fast:
             raise ValueError(f"{model_dir} has no fast tokenizer (tokenizer.json)")
         self._model = AutoModelForSequenceClassification.from_pretrained(
-            model_dir, torch_dtype=torch.float32
+            model_dir, dtype=torch.float32
         ).eval()
         self._torch = torch
         length = max_length_from_config(config, max_length)
