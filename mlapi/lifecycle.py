@@ -31,9 +31,9 @@ class Lifecycle:
             self.drain_started = time.monotonic()
             metrics.READY.set(0)
 
-    def drained(self, *, delay_s: float, grace_s: float, pending: int = 0) -> bool:
+    def drained(self, *, delay_s: float, grace_s: float) -> bool:
         """True once nothing is in flight (after `delay_s`), or when `grace_s` ran out."""
         elapsed = time.monotonic() - self.drain_started
         if elapsed >= grace_s:
             return True
-        return elapsed >= delay_s and self.inflight == 0 and pending == 0
+        return elapsed >= delay_s and self.inflight == 0
