@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from mlapi import __version__, metrics
+from mlapi.auth import KeyChecker
 from mlapi.cache import build_cache
 from mlapi.errors import install_error_handlers
 from mlapi.lifecycle import Lifecycle
@@ -52,7 +53,7 @@ def create_app(
     """Build the app. Nothing heavy happens here: the lifespan loads the model."""
     settings = settings or Settings()
     lifecycle = lifecycle or Lifecycle()
-    service = Service(settings=settings, lifecycle=lifecycle)
+    service = Service(settings=settings, lifecycle=lifecycle, keys=KeyChecker(settings))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

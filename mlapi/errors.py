@@ -48,6 +48,11 @@ class TextTooLong(MLAPIError):
     type = "text_too_long"
 
 
+class Unauthorized(MLAPIError):
+    status_code = 401
+    type = "unauthorized"
+
+
 class BodyTooLarge(MLAPIError):
     status_code = 413
     type = "body_too_large"

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
+from mlapi.auth import KeyChecker
 from mlapi.errors import NotReady
 from mlapi.lifecycle import Lifecycle
 from mlapi.parsing import parse_texts, read_body
@@ -25,6 +26,7 @@ class Service:
 
     settings: Settings
     lifecycle: Lifecycle
+    keys: KeyChecker
     predictor: Predictor | None = None
 
 
@@ -36,7 +38,10 @@ async def get_service(request: Request) -> Service:
     return service
 
 
-async def get_predictor(service: Annotated[Service, Depends(get_service)]) -> Predictor:
+async def get_predictor(
+    request: Request, service: Annotated[Service, Depends(get_service)]
+) -> Predictor:
+    service.keys.check(request)
     if service.predictor is None or not service.lifecycle.ready:
         raise NotReady("model is not loaded yet", headers={"Retry-After": "1"})
     return service.predictor
@@ -47,7 +52,7 @@ PredictorDep = Annotated[Predictor, Depends(get_predictor)]
 
 router = APIRouter()
 _errors: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (413, 422, 500, 503)
+    code: {"model": ErrorBody} for code in (401, 413, 422, 500, 503)
 }
 _predict_body = {
     "requestBody": {

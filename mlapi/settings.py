@@ -75,6 +75,13 @@ class Settings(BaseSettings):
         2.0, ge=0, description="Pause before Redis is tried again after an error."
     )
 
+    # Access
+    api_keys: SecretStr | None = Field(
+        None,
+        description="Comma-separated keys; when set, /predict and /model need "
+        "`Authorization: Bearer <key>` or `X-API-Key: <key>`.",
+    )
+
     # Operations
     drain_grace_s: float = Field(
         25.0, ge=0, description="Longest wait for in-flight work on SIGTERM."
