@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.servers import find_binary
-
-ROOT = Path(__file__).resolve().parent.parent
+from harness.k6 import run_load
 
 
 @dataclass(frozen=True)
@@ -22,7 +18,6 @@ class Profile:
 
 
 def run(base_url: str, profile: Profile, summary: Path, timing: dict[str, str]) -> dict[str, Any]:
-    args = [find_binary("k6"), "run", "--quiet", "--no-color"]
     variables = {
         "BASE_URL": base_url,
         "SUMMARY": str(summary),
@@ -30,15 +25,7 @@ def run(base_url: str, profile: Profile, summary: Path, timing: dict[str, str]) 
         **timing,
         **profile.env,
     }
-    for key, value in variables.items():
-        args += ["-e", f"{key}={value}"]
-    done = subprocess.run(
-        args + [str(ROOT / "load.js")],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "K6_NO_USAGE_REPORT": "true"},
-        timeout=900,
-    )
+    done = run_load(variables)
     data = json.loads(summary.read_text())
     metrics = data["metrics"]
     seconds = data["state"]["testRunDurationMs"] / 1000

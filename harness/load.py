@@ -10,11 +10,11 @@ import argparse
 import json
 import logging
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+from harness.k6 import run_load
 from harness.plot import plot_run
 from harness.servers import MlapiProcess, PrometheusServer, RedisServer, find_binary
 from harness.slo import slo_report
@@ -82,16 +82,8 @@ def main(argv: list[str] | None = None) -> int:
             "SLO_MS": str(args.slo_ms),
             "SUMMARY": str(out / "k6-summary.json"),
         }
-        command = [find_binary("k6"), "run", "--no-color"]
-        for key, value in variables.items():
-            command += ["-e", f"{key}={value}"]
-        logging.info("k6: %s", " ".join(command[3:]))
-        k6 = subprocess.run(
-            command + [str(ROOT / "load.js")],
-            text=True,
-            capture_output=True,
-            env={**os.environ, "K6_NO_USAGE_REPORT": "true"},
-        )
+        logging.info("k6 run load.js with %s", variables)
+        k6 = run_load(variables, quiet=False, timeout=24 * 3600)
         (out / "k6-output.txt").write_text(k6.stdout + k6.stderr)
         time.sleep(3)  # the last scrapes
         ended = time.time()

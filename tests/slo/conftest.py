@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from harness.k6 import run_load
 from harness.servers import MlapiProcess, PrometheusServer, RedisServer
 from tests.binaries import require_binary
 
@@ -29,18 +29,8 @@ class Stack:
 
 
 def run_k6(base_url: str, summary: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    k6 = require_binary("k6")
-    variables = {"BASE_URL": base_url, "SUMMARY": str(summary), **env}
-    args = [k6, "run", "--quiet", "--no-color"]
-    for key, value in variables.items():
-        args += ["-e", f"{key}={value}"]
-    return subprocess.run(
-        args + [str(ROOT / "load.js")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "K6_NO_USAGE_REPORT": "true"},
-    )
+    require_binary("k6")
+    return run_load({"BASE_URL": base_url, "SUMMARY": str(summary), **env}, timeout=120)
 
 
 @pytest.fixture(scope="package")
