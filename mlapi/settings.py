@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Literal
@@ -12,12 +13,31 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_MODEL_ID = "distilbert-base-uncased-finetuned-sst-2-english"
 
 
-def default_threads() -> int:
-    """CPUs this process may use (affinity mask; the cgroup quota is set by MLAPI_THREADS)."""
+def cgroup_cpu_limit(root: Path = Path("/sys/fs/cgroup")) -> float | None:
+    """The CPU quota of this container (cgroup v2 `cpu.max` or v1 CFS), None when unlimited."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        limit, every = (root / "cpu.max").read_text().split()[:2]
+        return None if limit == "max" else int(limit) / int(every)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+        return None if quota <= 0 else quota / period
+    except (OSError, ValueError):
+        return None
+
+
+def default_threads() -> int:
+    """CPUs this process may use: the affinity mask, capped by a container CPU limit."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - non-Linux
-        return max(1, os.cpu_count() or 1)
+        cpus = os.cpu_count() or 1
+    limit = cgroup_cpu_limit()
+    if limit is not None:
+        cpus = min(cpus, math.ceil(limit))
+    return max(1, cpus)
 
 
 class Settings(BaseSettings):
