@@ -24,6 +24,12 @@ class _Item(Generic[T]):
     queued_at: float = field(default_factory=time.perf_counter)
 
 
+def _refuse(items: Sequence[_Item[T]]) -> None:
+    for item in items:
+        if not item.future.done():
+            item.future.set_exception(Overloaded("shutting down", limit="shutdown"))
+
+
 class Batcher(Generic[T]):
     """Collects texts from concurrent requests into batches of at most `max_batch_size`.
 
@@ -47,12 +53,12 @@ class Batcher(Generic[T]):
         self._retry_after = str(retry_after_s)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlapi-model")
         self._task: asyncio.Task[None] | None = None
-        self._busy = 0
+        self._running: list[_Item[T]] = []
 
     @property
     def pending(self) -> int:
         """Texts queued or inside the running batch."""
-        return self._queue.qsize() + self._busy
+        return self._queue.qsize() + len(self._running)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="mlapi-batcher")
@@ -99,7 +105,7 @@ class Batcher(Generic[T]):
         loop = asyncio.get_running_loop()
         while True:
             batch = await self._collect()
-            self._busy = len(batch)
+            self._running = batch
             metrics.QUEUE_DEPTH.set(self._queue.qsize())
             started = time.perf_counter()
             for item in batch:
@@ -110,6 +116,9 @@ class Batcher(Generic[T]):
                 results = await loop.run_in_executor(self._executor, self._runner, distinct)
                 if len(results) != len(distinct):
                     raise RuntimeError(f"runner gave {len(results)} results for {len(distinct)}")
+            except asyncio.CancelledError:  # close() past its grace period: answer, then stop
+                _refuse(batch)
+                raise
             except Exception as exc:  # a failed batch fails every waiter, the loop goes on
                 metrics.MODEL_ERRORS.inc()
                 logger.exception("batch of %d texts failed", len(distinct))
@@ -125,7 +134,7 @@ class Batcher(Generic[T]):
                         item.future.set_result(by_text[item.text])
             finally:
                 metrics.INFERENCE.observe(time.perf_counter() - started)
-                self._busy = 0
+                self._running = []
 
     async def close(self, timeout: float) -> None:
         """Let queued and running batches finish (up to `timeout`), then stop the loop."""
@@ -138,8 +147,9 @@ class Batcher(Generic[T]):
                 await self._task
             except asyncio.CancelledError:
                 pass
+        # Past the grace period, what is still queued is answered with a 503, never left waiting.
+        left = []
         while not self._queue.empty():
-            item = self._queue.get_nowait()
-            if not item.future.done():
-                item.future.set_exception(Overloaded("shutting down", limit="shutdown"))
+            left.append(self._queue.get_nowait())
+        _refuse(left)
         self._executor.shutdown(wait=True)

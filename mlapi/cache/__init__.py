@@ -16,10 +16,11 @@ __all__ = ["Cache", "MemoryCache", "RedisCache", "TieredCache", "build_cache"]
 class TieredCache:
     """Looks tiers up in order; a hit in a later tier is copied into the earlier ones."""
 
-    tier = "tiered"
-
     def __init__(self, tiers: Sequence[Cache]) -> None:
         self.tiers = list(tiers)
+        for tier in self.tiers:  # export every series from the start, at zero
+            metrics.CACHE_HITS.labels(tier=tier.tier)
+            metrics.CACHE_MISSES.labels(tier=tier.tier)
 
     async def get_many(self, texts: Sequence[str]) -> list[bytes | None]:
         found: list[bytes | None] = [None] * len(texts)
@@ -71,10 +72,4 @@ def build_cache(settings: Settings, fingerprint: str) -> TieredCache:
                 password=secret.get_secret_value() if secret else None,
             )
         )
-    for tier in tiers:  # export every series from the start, at zero
-        metrics.CACHE_HITS.labels(tier=tier.tier)
-        metrics.CACHE_MISSES.labels(tier=tier.tier)
-        if tier.tier == "redis":
-            for op in ("get", "set", "ping"):
-                metrics.REDIS_ERRORS.labels(op=op)
     return TieredCache(tiers)

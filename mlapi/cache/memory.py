@@ -13,9 +13,6 @@ class MemoryCache:
         self._max = max_entries
         self._data: OrderedDict[str, bytes] = OrderedDict()
 
-    def __len__(self) -> int:
-        return len(self._data)
-
     async def get_many(self, texts: Sequence[str]) -> list[bytes | None]:
         data = self._data
         out: list[bytes | None] = []

@@ -45,6 +45,8 @@ class RedisCache:
         self._ttl = ttl_s
         self._retry_s = retry_s
         self._down_until = 0.0
+        for op in ("get", "set"):  # export the error series from the start, at zero
+            metrics.REDIS_ERRORS.labels(op=op)
 
     def key(self, text: str) -> str:
         digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16)
@@ -86,13 +88,6 @@ class RedisCache:
                 await pipe.execute()
         except (RedisError, OSError, TimeoutError) as exc:
             self._failed("set", exc)
-
-    async def ping(self) -> bool:
-        try:
-            return bool(await self._client.ping())
-        except (RedisError, OSError, TimeoutError) as exc:
-            self._failed("ping", exc)
-            return False
 
     async def close(self) -> None:
         await self._client.aclose()

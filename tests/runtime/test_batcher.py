@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import pytest
 
 from mlapi.batcher import Batcher
-from mlapi.errors import ModelFailure
+from mlapi.errors import ModelFailure, Overloaded
 
 
 class Recorder:
@@ -94,3 +94,18 @@ def test_results_do_not_depend_on_batching(wait_ms: float) -> None:
     assert run(Recorder(), requests, max_wait_ms=wait_ms, max_batch_size=4) == [
         [text.upper() for text in texts] for texts in requests
     ]
+
+
+def test_close_past_the_grace_answers_every_waiter() -> None:
+    runner = Recorder(delay_s=0.5)
+
+    async def scenario() -> list[BaseException | list[str]]:
+        batcher = Batcher(runner, max_batch_size=1, max_wait_ms=0, max_queue=64)
+        batcher.start()
+        pending = [asyncio.create_task(batcher.submit([f"y{i}"])) for i in range(3)]
+        await asyncio.sleep(0.05)  # the first batch is running, two are queued
+        await batcher.close(timeout=0.1)
+        return await asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True), 2)
+
+    results = asyncio.run(scenario())
+    assert all(isinstance(result, Overloaded) for result in results)
