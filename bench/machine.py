@@ -9,6 +9,8 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+from mlapi.runtime.cpu import cpu_flags
+
 
 def _cpu_model() -> str:
     for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -37,6 +39,7 @@ def describe() -> dict[str, object]:
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "nproc": os.cpu_count(),
         "cpu": _cpu_model(),
+        "cpu_flags": list(cpu_flags()),
         "commit": _commit(),
         "python": platform.python_version(),
         "onnxruntime": _version("onnxruntime"),

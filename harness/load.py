@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("MLAPI_MODEL_DIR"),
         help="default: the benchmark's full-size model (built once)",
     )
-    parser.add_argument("--backend", default="onnx")
+    parser.add_argument("--variant", default="auto")
     parser.add_argument("--vus", default="10")
     parser.add_argument("--ramp-up", default="10s")
     parser.add_argument("--hold", default="60s")
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     mlapi = MlapiProcess(
         {
             "MLAPI_MODEL_DIR": str(args.model_dir),
-            "MLAPI_BACKEND": args.backend,
+            "MLAPI_VARIANT": args.variant,
             "MLAPI_REDIS_URL": redis.url,
         },
         out / "mlapi.log",

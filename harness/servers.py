@@ -108,13 +108,16 @@ class MlapiProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "mlapi"]
+
     def start(self, timeout: float = 60.0) -> None:
         import httpx
 
         started = time.monotonic()
         with self.log_path.open("wb") as log:  # the child keeps its own descriptor
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "mlapi"], env=self.env, stdout=log, stderr=subprocess.STDOUT
+                self.command(), env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -60,8 +60,15 @@ def create_app(
         _init_sentry(settings)
         classifier = await asyncio.to_thread(_load, settings, loader)
         info = classifier.info
+        selection = info.selection or {}
         metrics.MODEL_INFO.info(
-            {"name": info.name, "backend": info.backend, "fingerprint": info.fingerprint}
+            {
+                "name": info.name,
+                "backend": info.backend,
+                "variant": info.backend,
+                "fingerprint": info.fingerprint,
+                "cpu": ",".join(selection.get("cpu", ())),
+            }
         )
         cache = build_cache(settings, info.fingerprint)
         predictor = Predictor(classifier, cache, settings)
@@ -70,7 +77,12 @@ def create_app(
         lifecycle.mark_ready()
         logger.info(
             "ready",
-            extra={"model": info.name, "backend": info.backend, "fingerprint": info.fingerprint},
+            extra={
+                "model": info.name,
+                "variant": info.backend,
+                "fingerprint": info.fingerprint,
+                "selection": selection,
+            },
         )
         try:
             yield

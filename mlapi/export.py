@@ -1,7 +1,10 @@
-"""`python -m mlapi.export MODEL_DIR`: ONNX fp32 and int8 (dynamic, per-channel) exports.
+"""`python -m mlapi.export MODEL_DIR`: ONNX fp32 and int8 exports and a calibration set.
 
-Writes MODEL_DIR/onnx/model.onnx and MODEL_DIR/onnx/model.int8.onnx, which the onnx backend
-serves with the tokenizer.json of MODEL_DIR.
+Writes into MODEL_DIR/onnx/: model.onnx (fp32), model.int8.onnx (every projection in int8:
+per-token activations, per-channel 7-bit weights, see `mlapi.quantize`), model.int8-mixed.onnx
+(the sensitive projections left in fp32) and calibration.json (sentences and the fp32 model's
+answers), which `MLAPI_VARIANT=auto` checks every variant against at start-up. The onnx
+variants are served with the tokenizer.json of MODEL_DIR.
 """
 
 from __future__ import annotations
@@ -12,6 +15,10 @@ import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
+
+from mlapi.quantize import quantize_per_token
+from mlapi.runtime.calibration import Calibration, default_sentences
 from mlapi.runtime.onnx_backend import ONNX_FILES
 
 logger = logging.getLogger("mlapi.export")
@@ -45,20 +52,29 @@ def export_fp32(model_dir: Path, out: Path, opset: int = 17) -> Path:
     return target
 
 
-def export_int8(fp32: Path, out: Path) -> Path:
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+def export_int8(fp32: Path, out: Path) -> list[Path]:
+    return [
+        quantize_per_token(fp32, out / ONNX_FILES["int8"]),
+        quantize_per_token(fp32, out / ONNX_FILES["int8-mixed"], mixed=True),
+    ]
 
-    target = out / ONNX_FILES["int8"]
-    quantize_dynamic(str(fp32), str(target), per_channel=True, weight_type=QuantType.QInt8)
-    return target
+
+def write_calibration(model_dir: Path, sentences: list[str]) -> Path:
+    """The fp32 export's answers on `sentences`, one text at a time (no batch effects)."""
+    from mlapi.runtime.onnx_backend import OnnxClassifier
+
+    fp32 = OnnxClassifier(model_dir, variant="fp32", threads=1, max_length=None, max_batch_size=1)
+    probs = np.vstack([fp32.predict([text]) for text in sentences])
+    return Calibration(sentences, probs).save(model_dir / "onnx")
 
 
-def export(model_dir: Path, *, int8: bool = True) -> list[Path]:
+def export(model_dir: Path, *, int8: bool = True, sentences: list[str] | None = None) -> list[Path]:
     out = model_dir / "onnx"
     fp32 = export_fp32(model_dir, out)
     written = [fp32]
     if int8:
-        written.append(export_int8(fp32, out))
+        written += export_int8(fp32, out)
+    written.append(write_calibration(model_dir, sentences or default_sentences()))
     return written
 
 
@@ -66,11 +82,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mlapi.export", description=__doc__)
     parser.add_argument("model_dir", type=Path, help="folder written by save_pretrained")
     parser.add_argument("--no-int8", action="store_true", help="skip the int8 export")
+    parser.add_argument(
+        "--calibration",
+        type=Path,
+        help="sentences, one per line, that the variants are checked on (default: built in)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if not (args.model_dir / "config.json").is_file():
         parser.error(f"{args.model_dir} has no config.json")
-    for path in export(args.model_dir, int8=not args.no_int8):
+    sentences = None
+    if args.calibration is not None:
+        sentences = [s for s in args.calibration.read_text().splitlines() if s.strip()]
+        if not sentences:
+            parser.error(f"{args.calibration} has no sentences")
+    for path in export(args.model_dir, int8=not args.no_int8, sentences=sentences):
         logger.info("wrote %s (%.1f MB)", path, path.stat().st_size / 1e6)
     return 0
 

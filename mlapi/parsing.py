@@ -8,20 +8,34 @@ from starlette.requests import Request
 from mlapi.errors import BodyTooLarge, InvalidJSON, InvalidRequest, TextTooLong, TooManyTexts
 from mlapi.settings import Settings
 
+# A body over the limit is still read (and dropped) up to this size before the 413, so that
+# clients that send the whole body before reading (urllib, requests) get the answer, not a reset.
+DISCARD_BYTES = 32 * 1024 * 1024
+
+
+async def _discard(request: Request, budget: int) -> None:
+    async for chunk in request.stream():
+        budget -= len(chunk)
+        if budget <= 0:
+            return
+
 
 async def read_body(request: Request, max_bytes: int) -> bytes:
     too_large = BodyTooLarge(
         f"request body is larger than {max_bytes} bytes (MLAPI_MAX_BODY_BYTES)",
         limit="max_body_bytes",
+        headers={"Connection": "close"},
     )
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        await _discard(request, DISCARD_BYTES)
         raise too_large
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > max_bytes:
+            await _discard(request, DISCARD_BYTES - size)
             raise too_large
         chunks.append(chunk)
     return b"".join(chunks)

@@ -102,4 +102,5 @@ async def model(predictor: PredictorDep) -> ModelCard:
         fingerprint=info.fingerprint,
         labels=list(info.labels),
         max_length=info.max_length,
+        selection=info.selection,
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 
@@ -30,10 +32,13 @@ class Health(BaseModel):
 
 class ModelCard(BaseModel):
     name: str
-    backend: str
+    backend: str = Field(..., description="The served variant, e.g. onnx-int8.")
     fingerprint: str
     labels: list[str]
     max_length: int
+    selection: dict[str, Any] | None = Field(
+        None, description="CPU flags and the start-up trial of every candidate variant."
+    )
 
 
 class ErrorDetail(BaseModel):

@@ -52,9 +52,17 @@ class Settings(BaseSettings):
         "Unset: models/<model_id>, downloaded once with huggingface_hub.",
     )
     model_id: str = Field(DEFAULT_MODEL_ID, description="Hub id used only when model_dir is unset.")
-    backend: Literal["torch", "onnx"] = Field("torch", description="Inference runtime.")
-    onnx_variant: Literal["int8", "fp32"] = Field(
-        "int8", description="Which export under <model_dir>/onnx/ the onnx backend serves."
+    variant: Literal[
+        "auto", "onnx-int8", "onnx-int8-mixed", "onnx-fp32", "torch-bf16", "torch-fp32"
+    ] = Field(
+        "auto",
+        description="Runtime and precision. `auto`: of the variants faithful to fp32 on this "
+        "CPU (checked on the export's calibration set), the fastest.",
+    )
+    trial_dir: Path | None = Field(
+        Path("/tmp/mlapi-trials"),
+        description="Where the `auto` trial's result is kept, so a restart on the same node "
+        "reuses it (empty: run the trial at every start).",
     )
     onnx_spin: bool = Field(
         False,
@@ -121,6 +129,11 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError(f"unknown log level {value!r}")
         return level
+
+    @field_validator("trial_dir", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
     @field_validator("redis_url")
     @classmethod

@@ -82,3 +82,54 @@ def tiny_distilbert(
         "initializer_range": 0.2,
     }
     return save_random_model(out, config, seed=seed)
+
+
+POSITIVE_WORDS = ("love", "great", "good", "wonderful", "fun", "like", "tasty")
+NEGATIVE_WORDS = ("hate", "awful", "terrible", "bad", "boring", "brutal")
+NEUTRAL_WORDS = tuple(
+    w for w in WORDS if w not in POSITIVE_WORDS + NEGATIVE_WORDS and w not in ("not",)
+)
+
+
+def sentiment_sentences(count: int, seed: int = 0) -> list[tuple[str, int]]:
+    """Short sentences labelled by the polar words they hold (1: positive)."""
+    import random
+
+    rng = random.Random(seed)
+    rows: list[tuple[str, int]] = []
+    for i in range(count):
+        label = i % 2
+        polar = POSITIVE_WORDS if label else NEGATIVE_WORDS
+        words = rng.sample(NEUTRAL_WORDS, rng.randint(2, 14)) + rng.sample(polar, rng.randint(1, 2))
+        rng.shuffle(words)
+        rows.append((" ".join(words), label))
+    return rows
+
+
+def trained_tiny_distilbert(out: Path, *, steps: int = 300, seed: int = 0) -> Path:
+    """The tiny DistilBERT trained until its outputs are confident (a few seconds on a CPU).
+
+    Random weights give flat outputs that hide quantization errors; a trained model has the
+    large, spread-out activations that int8 has to get right.
+    """
+    import torch
+
+    tiny_distilbert(out, seed=seed)
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    torch.manual_seed(seed)
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    model = AutoModelForSequenceClassification.from_pretrained(out)
+    model.train()
+    rows = sentiment_sentences(2048, seed=seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    for step in range(steps):
+        chunk = [rows[(step * 32 + i) % len(rows)] for i in range(32)]
+        batch = tokenizer([t for t, _ in chunk], padding=True, return_tensors="pt")
+        loss = model(**batch, labels=torch.tensor([y for _, y in chunk])).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    model.save_pretrained(out)
+    return out

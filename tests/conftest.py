@@ -27,7 +27,13 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def settings(model_dir: Path) -> Settings:
     return Settings(
-        model_dir=model_dir, threads=1, warmup_batches=1, access_log=False, max_wait_ms=1.0
+        model_dir=model_dir,
+        variant="torch-fp32",
+        trial_dir=None,
+        threads=1,
+        warmup_batches=1,
+        access_log=False,
+        max_wait_ms=1.0,
     )
 
 

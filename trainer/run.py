@@ -72,13 +72,15 @@ def _export_agreement(output: Path, texts: list[str], max_length: int) -> dict[s
             max_length=max_length,
             max_batch_size=64,
         ).predict(texts)
-        for variant in ("fp32", "int8")
+        for variant in ("fp32", "int8", "int8-mixed")
     }
-    fp32, int8 = probs["fp32"], probs["int8"]
-    return {
-        "int8_fp32_label_agreement": float((fp32.argmax(1) == int8.argmax(1)).mean()),
-        "int8_fp32_max_score_diff": float(np.abs(fp32 - int8).max()),
-    }
+    fp32 = probs.pop("fp32")
+    found: dict[str, float] = {}
+    for variant, quantized in probs.items():
+        key = variant.replace("-", "_")
+        found[f"{key}_fp32_label_agreement"] = float((fp32.argmax(1) == quantized.argmax(1)).mean())
+        found[f"{key}_fp32_max_score_diff"] = float(np.abs(fp32 - quantized).max())
+    return found
 
 
 def run(config: TrainConfig) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -27,6 +28,8 @@ class ModelInfo:
     fingerprint: str
     labels: tuple[str, ...]
     max_length: int
+    # How the variant was chosen: CPU flags and the start-up trial (MLAPI_VARIANT=auto).
+    selection: dict[str, Any] | None = None
 
 
 def read_config(model_dir: Path) -> dict[str, object]:

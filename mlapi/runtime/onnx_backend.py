@@ -18,7 +18,11 @@ from mlapi.runtime.base import (
     read_config,
 )
 
-ONNX_FILES = {"fp32": "model.onnx", "int8": "model.int8.onnx"}
+ONNX_FILES = {
+    "fp32": "model.onnx",
+    "int8": "model.int8.onnx",
+    "int8-mixed": "model.int8-mixed.onnx",
+}
 
 
 def onnx_path(model_dir: Path, variant: str) -> Path:

@@ -1,4 +1,4 @@
-"""PyTorch backend: transformers `from_pretrained`, fp32, `inference_mode`."""
+"""PyTorch backend: transformers `from_pretrained`, fp32 or bf16 autocast, `inference_mode`."""
 
 from __future__ import annotations
 
@@ -21,7 +21,13 @@ from mlapi.runtime.base import (
 
 class TorchClassifier(Classifier):
     def __init__(
-        self, model_dir: Path, *, threads: int, max_length: int | None, max_batch_size: int
+        self,
+        model_dir: Path,
+        *,
+        threads: int,
+        max_length: int | None,
+        max_batch_size: int,
+        bf16: bool = False,
     ) -> None:
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -35,21 +41,26 @@ class TorchClassifier(Classifier):
             model_dir, dtype=torch.float32
         ).eval()
         self._torch = torch
+        self._bf16 = bf16  # matmuls in bf16 (AMX / AVX512_BF16), norms and softmax in fp32
         length = max_length_from_config(config, max_length)
         super().__init__(tokenizer.backend_tokenizer, length, max_batch_size)
         files = [model_dir / "config.json", model_dir / "tokenizer.json"]
         files += [model_dir / name for name in WEIGHT_FILES if (model_dir / name).is_file()]
+        variant = "torch-bf16" if bf16 else "torch-fp32"
         self.info = ModelInfo(
             name=str(config.get("_name_or_path") or model_dir.name),
-            backend="torch",
-            fingerprint=fingerprint([f for f in files if f.is_file()], "torch-fp32"),
+            backend=variant,
+            fingerprint=fingerprint([f for f in files if f.is_file()], variant),
             labels=labels_from_config(config),
             max_length=length,
         )
 
     def _forward(self, input_ids: IntArray, attention_mask: IntArray) -> npt.NDArray[np.floating]:
         torch = self._torch
-        with torch.inference_mode():
+        with (
+            torch.inference_mode(),
+            torch.autocast("cpu", dtype=torch.bfloat16, enabled=self._bf16),
+        ):
             logits = self._model(
                 input_ids=torch.from_numpy(input_ids),
                 attention_mask=torch.from_numpy(attention_mask),

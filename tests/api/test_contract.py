@@ -57,7 +57,7 @@ def test_health_ready_model(client: TestClient) -> None:
     assert client.get("/ready").status_code == 200
     card = client.get("/model").json()
     assert card["labels"] == ["NEGATIVE", "POSITIVE"]
-    assert card["backend"] == "torch"
+    assert card["backend"] == "torch-fp32"
     assert len(card["fingerprint"]) == 16
 
 

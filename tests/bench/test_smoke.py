@@ -23,12 +23,19 @@ def test_bench_smoke_writes_json_and_markdown(tmp_path: Path) -> None:
     [report] = tmp_path.glob("*.json")
     run = json.loads(report.read_text())
     assert run["smoke"] is True and run["machine"]["nproc"] >= 1
-    [config] = run["results"]
-    for profile in ("seed-95", "seed-50", "cold"):
-        assert config[profile]["k6_exit"] == 0
-        assert config[profile]["failed_rate"] == 0
-        assert config[profile]["requests"] > 0
-    assert config["cold"]["sentences_per_s"] > 0
-    assert config["model_only"]["sentences_per_s"] > 0
-    assert 0 < config["ready_seconds"] < 60
+    auto, reference = run["results"]
+    assert (auto["config"], reference["config"]) == ("auto", "reference")
+    for config in (auto, reference):
+        for profile in ("seed-95", "seed-50", "cold"):
+            assert config[profile]["k6_exit"] == 0
+            assert config[profile]["failed_rate"] == 0
+            assert config[profile]["requests"] > 0
+        assert config["cold"]["sentences_per_s"] > 0
+        assert 0 < config["ready_seconds"] < 60
+    # auto served one of the variants its trial found faithful
+    trials = {t["variant"]: t for t in auto["selection"]["trials"]}
+    assert trials[auto["variant"]]["faithful"]
+    for name in ("onnx-int8", "onnx-int8-mixed", "onnx-fp32", "torch-fp32"):
+        assert run["model_only"][name]["sentences_per_s"] > 0
+    assert "cpu_flags" in run["machine"]
     assert report.with_suffix(".md").read_text().startswith("### ")

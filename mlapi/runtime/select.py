@@ -1,0 +1,161 @@
+"""`MLAPI_VARIANT=auto`: keep the variants that are faithful on this CPU, serve the fastest.
+
+Each candidate answers the calibration set batched (timed) and its first texts alone; its
+answers are compared with fp32's (`calibration.json` from the export, else the fp32 variant
+run here). The result is kept in `trial_dir`, keyed by the model files, the CPU's flags and the
+runtime versions, so a restart on the same node skips the trial.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlapi.runtime.base import Classifier
+from mlapi.runtime.calibration import Calibration, Fidelity, default_sentences, fidelity
+from mlapi.runtime.cpu import cpu_flags
+from mlapi.runtime.variants import AUTO_CANDIDATES, VARIANTS, Variant
+from mlapi.settings import Settings
+
+logger = logging.getLogger("mlapi.select")
+ALONE = 8  # texts also scored one by one (the batch-independence check)
+TRIAL_SENTENCES = 64
+
+
+@dataclass
+class Trial:
+    variant: str
+    sentences_per_s: float | None = None
+    fidelity: dict[str, float] = field(default_factory=dict)
+    faithful: bool = False
+    skipped: str | None = None
+
+
+@dataclass
+class Choice:
+    variant: str
+    cpu: tuple[str, ...]
+    trials: list[Trial]
+    reused: bool = False
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _load(variant: Variant, settings: Settings, model_dir: Path) -> Classifier:
+    return variant.load(
+        model_dir,
+        threads=settings.threads,
+        max_length=settings.max_length,
+        max_batch_size=settings.max_batch_size,
+        spin=settings.onnx_spin,
+    )
+
+
+def _versions() -> str:
+    found = []
+    for package in ("onnxruntime", "torch"):
+        try:
+            found.append(f"{package}={metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{package}=absent")
+    return ",".join(found)
+
+
+def trial_key(model_dir: Path, settings: Settings) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(model_dir.rglob("*")):
+        if path.is_file() and path.suffix in {".onnx", ".safetensors", ".bin", ".json"}:
+            stat = path.stat()
+            digest.update(
+                f"{path.relative_to(model_dir)}:{stat.st_size}:{stat.st_mtime_ns}".encode()
+            )
+    digest.update(f"{cpu_flags()}|{_versions()}|{settings.threads}|{settings.max_length}".encode())
+    return digest.hexdigest()[:20]
+
+
+def measure(classifier: Classifier, calibration: Calibration) -> tuple[Fidelity, float]:
+    """Fidelity against fp32 and sentences/s on the calibration set (batched, after warm-up)."""
+    texts = calibration.sentences
+    classifier.predict(texts[:ALONE])
+    started = time.perf_counter()
+    batched = classifier.predict(texts)
+    speed = len(texts) / (time.perf_counter() - started)
+    alone = np.vstack([classifier.predict([t]) for t in texts[:ALONE]])
+    return fidelity(calibration.probs, batched, alone), speed
+
+
+def _reference(settings: Settings, model_dir: Path) -> tuple[Calibration, dict[str, Classifier]]:
+    """The calibration set, and the fp32 model loaded to answer it when the export did not."""
+    stored = Calibration.load(model_dir / "onnx")
+    if stored is not None:
+        return Calibration(stored.sentences[:TRIAL_SENTENCES], stored.probs[:TRIAL_SENTENCES]), {}
+    name = "onnx-fp32" if VARIANTS["onnx-fp32"].missing(model_dir) is None else "torch-fp32"
+    reference = _load(VARIANTS[name], settings, model_dir)
+    sentences = default_sentences(TRIAL_SENTENCES)
+    return Calibration(sentences, reference.predict(sentences)), {name: reference}
+
+
+def run_trial(settings: Settings, model_dir: Path) -> tuple[Classifier, Choice]:
+    started = time.perf_counter()
+    calibration, loaded = _reference(settings, model_dir)
+    trials: list[Trial] = []
+    best: tuple[float, Classifier] | None = None
+    candidates = [n for n in AUTO_CANDIDATES if VARIANTS[n].missing(model_dir) is None]
+    skipped = [n for n in AUTO_CANDIDATES if n not in candidates]
+    trials += [Trial(n, skipped=VARIANTS[n].missing(model_dir)) for n in skipped]
+    if "onnx-fp32" not in candidates:  # an fp32 variant is always tried: it is the reference
+        candidates.append("torch-fp32")
+    for name in candidates:
+        variant = VARIANTS[name]
+        classifier = loaded.pop(name, None) or _load(variant, settings, model_dir)
+        found, speed = measure(classifier, calibration)
+        trial = Trial(name, round(speed, 1), found.as_dict(), found.faithful(exact=variant.exact))
+        trials.append(trial)
+        logger.info("variant trial", extra={"trial": asdict(trial)})
+        if trial.faithful and (best is None or speed > best[0]):
+            if best is not None:
+                best[1].close()
+            best = (speed, classifier)
+        else:
+            classifier.close()
+    if best is None:
+        raise RuntimeError(f"no variant is faithful on this CPU: {[asdict(t) for t in trials]}")
+    choice = Choice(best[1].info.backend, cpu_flags(), trials)
+    choice.seconds = round(time.perf_counter() - started, 2)
+    return best[1], choice
+
+
+def choose(settings: Settings, model_dir: Path) -> tuple[Classifier, Choice]:
+    """The fastest faithful variant, from the stored trial of this node when there is one."""
+    store = (
+        settings.trial_dir / f"{trial_key(model_dir, settings)}.json"
+        if settings.trial_dir
+        else None
+    )
+    if store is not None and store.is_file():
+        try:
+            data = json.loads(store.read_text())
+            choice = Choice(
+                data["variant"], tuple(data["cpu"]), [Trial(**t) for t in data["trials"]], True
+            )
+            return _load(VARIANTS[choice.variant], settings, model_dir), choice
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            logger.warning("ignoring stored trial %s: %s", store, exc)
+    classifier, choice = run_trial(settings, model_dir)
+    if store is not None:
+        try:
+            store.parent.mkdir(parents=True, exist_ok=True)
+            store.write_text(json.dumps(choice.as_dict()) + "\n")
+        except OSError as exc:
+            logger.warning("could not keep the trial in %s: %s", store, exc)
+    return classifier, choice

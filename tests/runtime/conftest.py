@@ -1,0 +1,27 @@
+"""A tiny model trained until its outputs are confident, with its exports, built natively.
+
+The build runs in a child process: under `as-cpu haswell` only the test process is emulated,
+so the training runs at native speed while every answer checked here comes from emulated
+kernels.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BUILD = (
+    "import sys; from pathlib import Path; "
+    "from mlapi.synthetic import trained_tiny_distilbert; from mlapi.export import export; "
+    "export(trained_tiny_distilbert(Path(sys.argv[1])))"
+)
+
+
+@pytest.fixture(scope="session")
+def trained_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("trained") / "tiny-sentiment"
+    subprocess.run([sys.executable, "-c", BUILD, str(out)], check=True, capture_output=True)
+    return out
