@@ -52,7 +52,12 @@ ROWS: list[tuple[str, list[tuple[str, str, list[tuple[str, str]], int]]]] = [
     (
         "Cache and batching",
         [
-            ("Cache hit ratio per tier", "percentunit", [("cache_hit_ratio", "{{tier}}")], 8),
+            (
+                "Cache hit ratio per model and tier",
+                "percentunit",
+                [("cache_hit_ratio", "{{model}} {{tier}}")],
+                8,
+            ),
             ("Batch size", "short", [("batch_size_avg", "mean"), ("batch_size_p95", "p95")], 8),
             ("Queue depth", "short", [("queue_depth", "{{pod}}")], 8),
             (
@@ -65,6 +70,18 @@ ROWS: list[tuple[str, list[tuple[str, str, list[tuple[str, str]], int]]]] = [
                 "Overload rejections and Redis errors",
                 "reqps",
                 [("overloads", "503 overloaded"), ("redis_errors", "redis {{op}}")],
+                12,
+            ),
+        ],
+    ),
+    (
+        "Models",
+        [
+            ("Batches per second by model", "ops", [("batches_by_model", "{{model}}")], 12),
+            (
+                "Model loads (live swaps) by outcome",
+                "short",
+                [("model_loads", "{{model}} {{outcome}}")],
                 12,
             ),
         ],

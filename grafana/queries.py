@@ -27,10 +27,12 @@ QUERIES: dict[str, str] = {
         f" / sum(rate(http_requests_total{{{SEL}}}[{W}]))"
     ),
     "cache_hit_ratio": (
-        f"sum by (tier) (rate(mlapi_cache_hits_total{{{SEL}}}[{W}]))"
-        f" / (sum by (tier) (rate(mlapi_cache_hits_total{{{SEL}}}[{W}]))"
-        f" + sum by (tier) (rate(mlapi_cache_misses_total{{{SEL}}}[{W}])))"
+        f"sum by (model, tier) (rate(mlapi_cache_hits_total{{{SEL}}}[{W}]))"
+        f" / (sum by (model, tier) (rate(mlapi_cache_hits_total{{{SEL}}}[{W}]))"
+        f" + sum by (model, tier) (rate(mlapi_cache_misses_total{{{SEL}}}[{W}])))"
     ),
+    "batches_by_model": f"sum by (model) (rate(mlapi_batch_size_count{{{SEL}}}[{W}]))",
+    "model_loads": (f"sum by (model, outcome) (increase(mlapi_model_loads_total{{{SEL}}}[{W}]))"),
     "batch_size_avg": (
         f"sum(rate(mlapi_batch_size_sum{{{SEL}}}[{W}]))"
         f" / sum(rate(mlapi_batch_size_count{{{SEL}}}[{W}]))"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -11,16 +10,18 @@ from pathlib import Path
 from fastapi import FastAPI
 from prometheus_fastapi_instrumentator import Instrumentator
 
-from mlapi import __version__, metrics
-from mlapi.auth import KeyChecker
-from mlapi.cache import build_cache
+from mlapi import __version__, metrics, v2
+from mlapi.auth import AdminChecker, KeyChecker
 from mlapi.errors import install_error_handlers
+from mlapi.kinds import discover
+from mlapi.kinds.text_classifier import TextClassifierKind
 from mlapi.lifecycle import Lifecycle
 from mlapi.logs import AccessLogMiddleware
 from mlapi.model_dir import resolve_model_dir
-from mlapi.predictor import Predictor
+from mlapi.models_config import load_specs
+from mlapi.registry import Registry
 from mlapi.routes import Service, router
-from mlapi.runtime import Classifier, load_classifier
+from mlapi.runtime import Classifier
 from mlapi.settings import Settings
 
 Loader = Callable[[Settings, Path], Classifier]
@@ -38,70 +39,56 @@ def _init_sentry(settings: Settings) -> None:
         )
 
 
-def _load(settings: Settings, loader: Loader) -> Classifier:
-    classifier = loader(settings, resolve_model_dir(settings))
-    classifier.warmup(settings.warmup_batches)
-    return classifier
+def build_registry(settings: Settings, loader: Loader | None = None) -> Registry:
+    model_dir = None if settings.models is not None else resolve_model_dir(settings)
+    specs, default = load_specs(settings, model_dir)
+    kinds = discover()
+    if loader is not None:
+        kinds["text-classifier"] = TextClassifierKind(loader)
+    return Registry(settings, specs, kinds, default)
 
 
 def create_app(
     settings: Settings | None = None,
     *,
     lifecycle: Lifecycle | None = None,
-    loader: Loader = load_classifier,
+    loader: Loader | None = None,
 ) -> FastAPI:
-    """Build the app. Nothing heavy happens here: the lifespan loads the model."""
+    """Build the app. Nothing heavy happens here: the lifespan loads the models."""
     settings = settings or Settings()
     lifecycle = lifecycle or Lifecycle()
-    service = Service(settings=settings, lifecycle=lifecycle, keys=KeyChecker(settings))
+    service = Service(
+        settings=settings,
+        lifecycle=lifecycle,
+        keys=KeyChecker(settings.api_keys),
+        admin=AdminChecker(settings.admin_keys),
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _init_sentry(settings)
-        classifier = await asyncio.to_thread(_load, settings, loader)
-        info = classifier.info
-        selection = info.selection or {}
-        metrics.MODEL_INFO.info(
-            {
-                "name": info.name,
-                "backend": info.backend,
-                "variant": info.backend,
-                "fingerprint": info.fingerprint,
-                "cpu": ",".join(selection.get("cpu", ())),
-            }
-        )
-        cache = build_cache(settings, info.fingerprint)
-        predictor = Predictor(classifier, cache, settings)
-        predictor.batcher.start()
-        service.predictor = predictor
+        registry = build_registry(settings, loader)
+        await registry.start()
+        service.registry = registry
         lifecycle.mark_ready()
-        logger.info(
-            "ready",
-            extra={
-                "model": info.name,
-                "variant": info.backend,
-                "fingerprint": info.fingerprint,
-                "selection": selection,
-            },
-        )
+        logger.info("ready", extra={"models": registry.index()})
         try:
             yield
         finally:
             lifecycle.begin_drain()
-            await predictor.batcher.close(settings.drain_grace_s)
-            await cache.close()
-            classifier.close()
-            service.predictor = None
+            await registry.close(settings.drain_grace_s)
             logger.info("stopped")
 
     app = FastAPI(
         title="mlapi",
         version=__version__,
         lifespan=lifespan,
-        description="Text classification with per-text caching and micro-batching.",
+        description="Named models (text classifiers and more) with per-item caching and "
+        "micro-batching, our own routes and the Open Inference Protocol v2.",
     )
     app.state.service = service
     app.include_router(router)
+    app.include_router(v2.router)
     install_error_handlers(app)
     Instrumentator(
         should_group_status_codes=False,

@@ -45,6 +45,8 @@ class Batcher(Generic[T]):
         max_wait_ms: float,
         max_queue: int,
         retry_after_s: int = 1,
+        model: str = "default",
+        on_batch: Callable[[int, float], None] | None = None,
     ) -> None:
         self._runner = runner
         self._max_batch_size = max_batch_size
@@ -54,6 +56,13 @@ class Batcher(Generic[T]):
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlapi-model")
         self._task: asyncio.Task[None] | None = None
         self._running: list[_Item[T]] = []
+        self._on_batch = on_batch
+        self._depth = metrics.QUEUE_DEPTH.labels(model=model)
+        self._wait = metrics.QUEUE_WAIT.labels(model=model)
+        self._inference = metrics.INFERENCE.labels(model=model)
+        self._sizes = metrics.BATCH_SIZE.labels(model=model)
+        self._overloads = metrics.OVERLOADS.labels(model=model)
+        self._errors = metrics.MODEL_ERRORS.labels(model=model)
 
     @property
     def pending(self) -> int:
@@ -69,7 +78,7 @@ class Batcher(Generic[T]):
             raise ModelFailure("the batcher is not running")
         queue = self._queue
         if queue.maxsize - queue.qsize() < len(texts):
-            metrics.OVERLOADS.inc()
+            self._overloads.inc()
             raise Overloaded(
                 f"queue full ({queue.maxsize} texts, MLAPI_MAX_QUEUE); retry later",
                 limit="max_queue",
@@ -81,7 +90,7 @@ class Batcher(Generic[T]):
             future: asyncio.Future[T] = loop.create_future()
             queue.put_nowait(_Item(text, future))
             futures.append(future)
-        metrics.QUEUE_DEPTH.set(queue.qsize())
+        self._depth.set(queue.qsize())
         return list(await asyncio.gather(*futures))
 
     async def _collect(self) -> list[_Item[T]]:
@@ -106,12 +115,12 @@ class Batcher(Generic[T]):
         while True:
             batch = await self._collect()
             self._running = batch
-            metrics.QUEUE_DEPTH.set(self._queue.qsize())
+            self._depth.set(self._queue.qsize())
             started = time.perf_counter()
             for item in batch:
-                metrics.QUEUE_WAIT.observe(started - item.queued_at)
+                self._wait.observe(started - item.queued_at)
             distinct = list(dict.fromkeys(item.text for item in batch))
-            metrics.BATCH_SIZE.observe(len(distinct))
+            self._sizes.observe(len(distinct))
             try:
                 results = await loop.run_in_executor(self._executor, self._runner, distinct)
                 if len(results) != len(distinct):
@@ -120,7 +129,7 @@ class Batcher(Generic[T]):
                 _refuse(batch)
                 raise
             except Exception as exc:  # a failed batch fails every waiter, the loop goes on
-                metrics.MODEL_ERRORS.inc()
+                self._errors.inc()
                 logger.exception("batch of %d texts failed", len(distinct))
                 error = ModelFailure(f"model error: {type(exc).__name__}")
                 error.__cause__ = exc
@@ -133,7 +142,10 @@ class Batcher(Generic[T]):
                     if not item.future.done():
                         item.future.set_result(by_text[item.text])
             finally:
-                metrics.INFERENCE.observe(time.perf_counter() - started)
+                seconds = time.perf_counter() - started
+                self._inference.observe(seconds)
+                if self._on_batch is not None:
+                    self._on_batch(len(distinct), seconds)
                 self._running = []
 
     async def close(self, timeout: float) -> None:

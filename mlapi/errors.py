@@ -53,6 +53,28 @@ class Unauthorized(MLAPIError):
     type = "unauthorized"
 
 
+class Forbidden(MLAPIError):
+    status_code = 403
+    type = "forbidden"
+
+
+class ModelNotFound(MLAPIError):
+    status_code = 404
+    type = "model_not_found"
+
+
+class ModelInUse(MLAPIError):
+    status_code = 409
+    type = "model_in_use"
+
+
+class ModelLoadFailed(MLAPIError):
+    """A folder that could not be loaded or warmed; what was serving keeps serving."""
+
+    status_code = 422
+    type = "model_load_failed"
+
+
 class BodyTooLarge(MLAPIError):
     status_code = 413
     type = "body_too_large"
@@ -96,31 +118,53 @@ def error_response(
     )
 
 
-async def _mlapi_error(_: Request, exc: Exception) -> Response:
+def is_v2(request: Request) -> bool:
+    """Open Inference Protocol routes answer errors as `{"error": "..."}`."""
+    return request.url.path.startswith("/v2/") or request.url.path == "/v2"
+
+
+def v2_error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps({"error": message}),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+async def _mlapi_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, MLAPIError)
     if exc.status_code >= 500 and not isinstance(exc, Overloaded | NotReady):
         logger.error("request failed: %s", exc.message, exc_info=exc.__cause__ or exc)
+    if is_v2(request):
+        return v2_error_response(exc.status_code, exc.message, exc.headers)
     return error_response(
         exc.status_code, exc.type, exc.message, limit=exc.limit, headers=exc.headers
     )
 
 
-async def _http_error(_: Request, exc: Exception) -> Response:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     type_ = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     headers = dict(exc.headers) if exc.headers else None
+    if is_v2(request):
+        return v2_error_response(exc.status_code, str(exc.detail), headers)
     return error_response(exc.status_code, type_, str(exc.detail), headers=headers)
 
 
-async def _validation_error(_: Request, exc: Exception) -> Response:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
     where = ".".join(str(part) for part in first.get("loc", ()))
+    if is_v2(request):
+        return v2_error_response(422, f"{where}: {first.get('msg')}")
     return error_response(422, "invalid_request", f"{where}: {first.get('msg')}")
 
 
-async def _unexpected(_: Request, exc: Exception) -> Response:
+async def _unexpected(request: Request, exc: Exception) -> Response:
     logger.exception("unhandled error", exc_info=exc)
+    if is_v2(request):
+        return v2_error_response(500, "internal error")
     return error_response(500, "internal_error", "internal error")
 
 

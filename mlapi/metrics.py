@@ -32,20 +32,28 @@ LATENCY_BUCKETS = (
 )
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 24, 32, 48, 64, 128, 256)
 
-QUEUE_DEPTH = Gauge("mlapi_queue_depth", "Texts waiting for the model.")
+# Every model-path series carries `model`: the registry name of the model it belongs to.
+M = ["model"]
+QUEUE_DEPTH = Gauge("mlapi_queue_depth", "Texts waiting for the model.", M)
 QUEUE_WAIT = Histogram(
-    "mlapi_queue_wait_seconds", "Time a text waited in the batch queue.", buckets=LATENCY_BUCKETS
+    "mlapi_queue_wait_seconds",
+    "Time a text waited in the batch queue.",
+    M,
+    buckets=LATENCY_BUCKETS,
 )
 INFERENCE = Histogram(
-    "mlapi_inference_seconds", "Wall time of one batch on the model.", buckets=LATENCY_BUCKETS
+    "mlapi_inference_seconds", "Wall time of one batch on the model.", M, buckets=LATENCY_BUCKETS
 )
 BATCH_SIZE = Histogram(
-    "mlapi_batch_size", "Distinct texts per forward batch.", buckets=BATCH_BUCKETS
+    "mlapi_batch_size", "Distinct texts per forward batch.", M, buckets=BATCH_BUCKETS
 )
-CACHE_HITS = Counter("mlapi_cache_hits", "Texts answered from a cache tier.", ["tier"])
-CACHE_MISSES = Counter("mlapi_cache_misses", "Texts a cache tier did not have.", ["tier"])
+CACHE_HITS = Counter("mlapi_cache_hits", "Texts answered from a cache tier.", ["model", "tier"])
+CACHE_MISSES = Counter("mlapi_cache_misses", "Texts a cache tier did not have.", ["model", "tier"])
 REDIS_ERRORS = Counter("mlapi_redis_errors", "Failed or timed-out Redis calls.", ["op"])
-OVERLOADS = Counter("mlapi_overload_rejections", "Requests refused because the queue was full.")
-MODEL_ERRORS = Counter("mlapi_model_errors", "Batches that failed in the model.")
-MODEL_INFO = Info("mlapi_model", "The served model.")
+OVERLOADS = Counter("mlapi_overload_rejections", "Requests refused because the queue was full.", M)
+MODEL_ERRORS = Counter("mlapi_model_errors", "Batches that failed in the model.", M)
+MODEL_INFO = Info("mlapi_model", "The version each model name serves.", M)
+MODEL_SWAPS = Counter(
+    "mlapi_model_loads", "Model loads through the registry, by outcome.", ["model", "outcome"]
+)
 READY = Gauge("mlapi_ready", "1 when /ready answers 200.")

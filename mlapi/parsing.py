@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from starlette.requests import Request
 
@@ -53,6 +55,11 @@ def parse_texts(body: bytes, settings: Settings) -> list[str]:
     texts = payload["text"]
     if not isinstance(texts, list):
         raise InvalidRequest('field "text" must be a list of strings')
+    return check_texts(texts, settings)
+
+
+def check_texts(texts: list[Any], settings: Settings) -> list[str]:
+    """The per-request limits: how many texts, each a string of bounded length."""
     if len(texts) > settings.max_texts:
         raise TooManyTexts(
             f"{len(texts)} texts sent, at most {settings.max_texts} per request (MLAPI_MAX_TEXTS)",

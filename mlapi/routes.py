@@ -1,18 +1,23 @@
-"""HTTP routes. They hand texts to the predictor and never touch tensors."""
+"""mlapi's own routes. They parse and format; the registry owns models, caches and batchers."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from mlapi.auth import KeyChecker
+from mlapi import __version__
+from mlapi.auth import AdminChecker, KeyChecker
 from mlapi.errors import NotReady
 from mlapi.lifecycle import Lifecycle
-from mlapi.parsing import parse_texts, read_body
-from mlapi.predictor import Predictor
+from mlapi.parsing import read_body
+from mlapi.registry import Deployment, Registry
 from mlapi.schemas import ErrorBody, Health, ModelCard, PredictRequest, PredictResponse
 from mlapi.settings import Settings
 
@@ -22,12 +27,14 @@ HEALTHY = b'{"status":"healthy"}'
 
 @dataclass
 class Service:
-    """What the lifespan builds; `predictor` is None until the model is loaded."""
+    """What the lifespan builds; `registry` is None until the models are loaded."""
 
     settings: Settings
     lifecycle: Lifecycle
     keys: KeyChecker
-    predictor: Predictor | None = None
+    admin: AdminChecker
+    registry: Registry | None = None
+    started: float = field(default_factory=time.time)
 
 
 # Dependencies are `async def`: FastAPI would run plain `def` ones in a thread pool, which
@@ -38,21 +45,31 @@ async def get_service(request: Request) -> Service:
     return service
 
 
-async def get_predictor(
+async def get_registry(
     request: Request, service: Annotated[Service, Depends(get_service)]
-) -> Predictor:
+) -> Registry:
     service.keys.check(request)
-    if service.predictor is None or not service.lifecycle.ready:
-        raise NotReady("model is not loaded yet", headers={"Retry-After": "1"})
-    return service.predictor
+    if service.registry is None or not service.lifecycle.ready:
+        raise NotReady("models are not loaded yet", headers={"Retry-After": "1"})
+    return service.registry
+
+
+async def get_admin_registry(
+    request: Request, service: Annotated[Service, Depends(get_service)]
+) -> Registry:
+    service.admin.check(request)
+    if service.registry is None or not service.lifecycle.ready:
+        raise NotReady("models are not loaded yet", headers={"Retry-After": "1"})
+    return service.registry
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]
-PredictorDep = Annotated[Predictor, Depends(get_predictor)]
+RegistryDep = Annotated[Registry, Depends(get_registry)]
+AdminDep = Annotated[Registry, Depends(get_admin_registry)]
 
 router = APIRouter()
 _errors: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (401, 413, 422, 500, 503)
+    code: {"model": ErrorBody} for code in (401, 404, 413, 422, 500, 503)
 }
 _predict_body = {
     "requestBody": {
@@ -62,19 +79,37 @@ _predict_body = {
 }
 
 
+async def serve(request: Request, deployment: Deployment, settings: Settings) -> Response:
+    """Any kind, any protocol of ours: parse with the kind, answer through the cache+batcher."""
+    async with deployment.use():
+        body = await read_body(request, settings.max_body_bytes)
+        keys = deployment.kind.parse_predict(body, deployment.settings)
+        rows, outcome = await deployment.predict(keys)
+    return Response(
+        deployment.kind.predict_body(rows),
+        media_type=JSON,
+        headers={"X-MLAPI-Cache": outcome, "X-MLAPI-Model-Version": deployment.version},
+    )
+
+
 @router.post(
     "/predict",
     response_model=PredictResponse,
     responses=_errors,
     openapi_extra=_predict_body,
-    summary="Classify texts",
+    summary="Classify texts with the default model",
 )
-async def predict(request: Request, service: ServiceDep, predictor: PredictorDep) -> Response:
+async def predict(request: Request, service: ServiceDep, registry: RegistryDep) -> Response:
     """One list of `{label, score}` per text, labels in the model's id order."""
-    settings = service.settings
-    texts = parse_texts(await read_body(request, settings.max_body_bytes), settings)
-    body, outcome = await predictor.predict(texts)
-    return Response(body, media_type=JSON, headers={"X-MLAPI-Cache": outcome})
+    return await serve(request, registry.default, service.settings)
+
+
+@router.post("/models/{name}/predict", responses=_errors, summary="Predict with a named model")
+async def predict_named(
+    name: str, request: Request, service: ServiceDep, registry: RegistryDep
+) -> Response:
+    """The body and answer of the model's kind (text classifiers: as `/predict`)."""
+    return await serve(request, registry.get(name), service.settings)
 
 
 @router.get("/health", response_model=Health, summary="Liveness")
@@ -87,20 +122,77 @@ async def health() -> Response:
 )
 async def ready(service: ServiceDep) -> Response:
     lifecycle = service.lifecycle
-    if lifecycle.serving:
+    if lifecycle.serving and service.registry is not None and service.registry.ready():
         return Response(b'{"status":"ready"}', media_type=JSON)
     state = b"draining" if lifecycle.draining else b"loading"
     return Response(b'{"status":"' + state + b'"}', status_code=503, media_type=JSON)
 
 
-@router.get("/model", response_model=ModelCard, summary="The served model")
-async def model(predictor: PredictorDep) -> ModelCard:
-    info = predictor.classifier.info
-    return ModelCard(
-        name=info.name,
-        backend=info.backend,
-        fingerprint=info.fingerprint,
-        labels=list(info.labels),
-        max_length=info.max_length,
-        selection=info.selection,
-    )
+@router.get("/model", response_model=ModelCard, summary="The default model")
+async def model(registry: RegistryDep) -> ModelCard:
+    return ModelCard.model_validate(registry.default.card())
+
+
+@router.get("/models", summary="Every model and the version it serves")
+async def models(registry: RegistryDep) -> dict[str, Any]:
+    return {
+        "default": registry.default_name,
+        "models": [
+            {
+                **entry,
+                **(
+                    {"card": registry.get(entry["name"]).card()}
+                    if entry["state"] == "READY"
+                    else {}
+                ),
+            }
+            for entry in registry.index()
+        ],
+    }
+
+
+class LoadRequest(BaseModel):
+    path: Path | None = Field(None, description="Model folder; unset: the model's own path.")
+    version: str | None = Field(None, description="Unset: the serving version + 1.")
+    kind: str | None = Field(None, description="Unset: the model's kind (text-classifier).")
+
+
+@router.post(
+    "/models/{name}/load",
+    responses={code: {"model": ErrorBody} for code in (403, 404, 409, 422)},
+    summary="Load or replace a model (admin)",
+)
+async def load(name: str, registry: AdminDep, body: LoadRequest | None = None) -> dict[str, Any]:
+    """Builds and warms the new version beside the old one, then switches; no request fails."""
+    body = body or LoadRequest()
+    deployment = await registry.load(name, body.path, version=body.version, kind=body.kind)
+    return deployment.card()
+
+
+@router.delete(
+    "/models/{name}",
+    responses={code: {"model": ErrorBody} for code in (403, 404, 409)},
+    summary="Unload a model (admin); the default model cannot be unloaded",
+)
+async def unload(name: str, registry: AdminDep) -> dict[str, str]:
+    await registry.unload(name)
+    return {"unloaded": name}
+
+
+@router.get("/stats", summary="Live figures per model (cheap)")
+async def stats(service: ServiceDep) -> dict[str, Any]:
+    registry = service.registry
+    return {
+        "service": "mlapi",
+        "version": __version__,
+        "pid": os.getpid(),
+        "pod": os.environ.get("POD_NAME") or os.environ.get("HOSTNAME") or "",
+        "uptime_s": round(time.time() - service.started, 3),
+        "ready": bool(registry and registry.ready() and service.lifecycle.serving),
+        "inflight_requests": service.lifecycle.inflight,
+        "default_model": registry.default_name if registry else None,
+        "models": {
+            slot.name: slot.current.stats_dict() if slot.current else {"state": "UNAVAILABLE"}
+            for slot in (registry.slots.values() if registry else [])
+        },
+    }

@@ -31,6 +31,9 @@ class Health(BaseModel):
 
 
 class ModelCard(BaseModel):
+    model: str = Field("default", description="The registry name.")
+    kind: str = "text-classifier"
+    version: str = "1"
     name: str
     backend: str = Field(..., description="The served variant, e.g. onnx-int8.")
     fingerprint: str

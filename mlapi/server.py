@@ -14,6 +14,7 @@ from mlapi.errors import ModelUnavailable
 from mlapi.lifecycle import Lifecycle
 from mlapi.logs import configure_logging
 from mlapi.model_dir import resolve_model_dir
+from mlapi.models_config import ConfigError, load_specs
 from mlapi.settings import Settings
 
 logger = logging.getLogger("mlapi.server")
@@ -51,9 +52,9 @@ class DrainingServer(uvicorn.Server):
 def run(settings: Settings | None = None) -> None:
     settings = settings or Settings()
     configure_logging(settings.log_level)
-    try:
-        resolve_model_dir(settings)  # download before serving, with a clear message if offline
-    except ModelUnavailable as exc:
+    try:  # download before serving, with a clear message if offline; check the models config
+        load_specs(settings, None if settings.models else resolve_model_dir(settings))
+    except (ModelUnavailable, ConfigError) as exc:
         logger.error(str(exc))
         sys.exit(f"mlapi: {exc}")
     lifecycle = Lifecycle()

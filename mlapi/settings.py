@@ -52,6 +52,16 @@ class Settings(BaseSettings):
         "Unset: models/<model_id>, downloaded once with huggingface_hub.",
     )
     model_id: str = Field(DEFAULT_MODEL_ID, description="Hub id used only when model_dir is unset.")
+    models: Path | None = Field(
+        None,
+        description="YAML file naming the models to serve (see README, Models). Unset: the "
+        "one model of model_dir, named `default`.",
+    )
+    model_repository: Path | None = Field(
+        None,
+        description="Folder whose subfolders can be loaded by name through the admin API "
+        "or the v2 repository extension without giving a path.",
+    )
     variant: Literal[
         "auto", "onnx-int8", "onnx-int8-mixed", "onnx-fp32", "torch-bf16", "torch-fp32"
     ] = Field(
@@ -110,6 +120,12 @@ class Settings(BaseSettings):
         "`Authorization: Bearer <key>` or `X-API-Key: <key>`.",
     )
 
+    admin_keys: SecretStr | None = Field(
+        None,
+        description="Comma-separated keys for the admin API (loading and unloading models); "
+        "unset: the admin API answers 403.",
+    )
+
     # Operations
     drain_grace_s: float = Field(
         25.0, ge=0, description="Longest wait for in-flight work on SIGTERM."
@@ -130,7 +146,7 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown log level {value!r}")
         return level
 
-    @field_validator("trial_dir", mode="before")
+    @field_validator("trial_dir", "models", "model_repository", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value

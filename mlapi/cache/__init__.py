@@ -16,11 +16,18 @@ __all__ = ["Cache", "MemoryCache", "RedisCache", "TieredCache", "build_cache"]
 class TieredCache:
     """Looks tiers up in order; a hit in a later tier is copied into the earlier ones."""
 
-    def __init__(self, tiers: Sequence[Cache]) -> None:
+    def __init__(self, tiers: Sequence[Cache], model: str = "default") -> None:
         self.tiers = list(tiers)
-        for tier in self.tiers:  # export every series from the start, at zero
-            metrics.CACHE_HITS.labels(tier=tier.tier)
-            metrics.CACHE_MISSES.labels(tier=tier.tier)
+        # Per tier: Prometheus children (exported from the start, at zero) and plain counts
+        # for /stats, which are this version's alone.
+        self._hit_series = {
+            t.tier: metrics.CACHE_HITS.labels(model=model, tier=t.tier) for t in tiers
+        }
+        self._miss_series = {
+            t.tier: metrics.CACHE_MISSES.labels(model=model, tier=t.tier) for t in tiers
+        }
+        self.hits = dict.fromkeys(self._hit_series, 0)
+        self.misses = dict.fromkeys(self._hit_series, 0)
 
     async def get_many(self, texts: Sequence[str]) -> list[bytes | None]:
         found: list[bytes | None] = [None] * len(texts)
@@ -39,11 +46,13 @@ class TieredCache:
                     fill.append((texts[index], value))
             hits = len(missing) - len(still)
             if hits:
-                metrics.CACHE_HITS.labels(tier=tier.tier).inc(hits)
+                self._hit_series[tier.tier].inc(hits)
+                self.hits[tier.tier] += hits
                 for upper in self.tiers[:depth]:
                     await upper.set_many(fill)
             if still:
-                metrics.CACHE_MISSES.labels(tier=tier.tier).inc(len(still))
+                self._miss_series[tier.tier].inc(len(still))
+                self.misses[tier.tier] += len(still)
             missing = still
         return found
 
@@ -56,7 +65,7 @@ class TieredCache:
             await tier.close()
 
 
-def build_cache(settings: Settings, fingerprint: str) -> TieredCache:
+def build_cache(settings: Settings, fingerprint: str, model: str = "default") -> TieredCache:
     tiers: list[Cache] = []
     if settings.cache_size > 0:
         tiers.append(MemoryCache(settings.cache_size))
@@ -72,4 +81,4 @@ def build_cache(settings: Settings, fingerprint: str) -> TieredCache:
                 password=secret.get_secret_value() if secret else None,
             )
         )
-    return TieredCache(tiers)
+    return TieredCache(tiers, model)

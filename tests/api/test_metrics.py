@@ -15,8 +15,8 @@ def test_metrics_after_traffic(client: TestClient) -> None:
         "mlapi_queue_wait_seconds_bucket",
         "mlapi_inference_seconds_bucket",
         "mlapi_batch_size_bucket",
-        'mlapi_cache_hits_total{tier="memory"}',
-        'mlapi_cache_misses_total{tier="memory"}',
+        'mlapi_cache_hits_total{model="default",tier="memory"}',
+        'mlapi_cache_misses_total{model="default",tier="memory"}',
         "mlapi_model_info{",
         "mlapi_ready 1.0",
     ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -207,3 +208,24 @@ def test_training_job_is_separate_and_writes_to_its_claim(rendered: Docs) -> Non
     mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["name"] == claim["name"])
     assert output.split("=", 1)[1].startswith(mount["mountPath"])
     assert not pod["containers"][0]["image"].endswith(":latest")
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_models_config_is_mounted_where_the_setting_points(rendered: Docs, overlay: str) -> None:
+    import yaml
+
+    from mlapi.models_config import ModelsConfig
+
+    docs = rendered[overlay]
+    setting = Path(find(docs, "ConfigMap", "mlapi")["data"]["MLAPI_MODELS"])
+    config = find(docs, "ConfigMap", "mlapi-models")["data"]
+    models = ModelsConfig.model_validate(yaml.safe_load(config[setting.name]))
+    assert models.default in {m.name for m in models.models}
+    deployment = find(docs, "Deployment", "mlapi")
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    mount = next(
+        m
+        for m in containers(deployment)[0]["volumeMounts"]
+        if m["mountPath"] == str(setting.parent)
+    )
+    assert volumes[mount["name"]]["configMap"]["name"] == "mlapi-models"

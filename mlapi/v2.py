@@ -1,0 +1,189 @@
+"""Open Inference Protocol v2 (KServe / Triton / MLServer REST), a thin adapter on the registry.
+
+Inference goes through the model's cache and batcher like `/predict`; errors are
+`{"error": "..."}`. The model repository extension loads and unloads through the registry's
+live swap (admin key).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field, ValidationError
+from starlette.responses import Response
+
+from mlapi import __version__
+from mlapi.errors import InvalidJSON, InvalidRequest
+from mlapi.kinds import V2Tensor
+from mlapi.parsing import read_body
+from mlapi.registry import Deployment
+from mlapi.routes import AdminDep, RegistryDep, ServiceDep
+
+JSON = "application/json"
+router = APIRouter(prefix="/v2", tags=["v2"])
+
+
+class InferInput(BaseModel):
+    name: str
+    shape: list[int]
+    datatype: str
+    data: list[Any]
+    parameters: dict[str, Any] | None = None
+
+
+class InferRequest(BaseModel):
+    id: str | None = None
+    inputs: list[InferInput] = Field(..., min_length=1)
+    outputs: list[dict[str, Any]] | None = None
+    parameters: dict[str, Any] | None = None
+
+
+def _flatten(data: list[Any]) -> list[Any]:
+    """v2 allows nested (row-major) lists; tensors are handled flat."""
+    flat: list[Any] = []
+    stack = [iter(data)]
+    while stack:
+        for item in stack[-1]:
+            if isinstance(item, list):
+                stack.append(iter(item))
+                break
+            flat.append(item)
+        else:
+            stack.pop()
+    return flat
+
+
+def parse_infer(body: bytes, headers: Any) -> InferRequest:
+    if headers.get("inference-header-content-length"):
+        raise InvalidRequest(
+            "the binary tensor extension is not supported: send JSON tensors "
+            "(tritonclient: binary_data=False)"
+        )
+    try:
+        return InferRequest.model_validate(orjson.loads(body))
+    except orjson.JSONDecodeError as exc:
+        raise InvalidJSON(f"body is not valid JSON: {exc}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidRequest(f"{where}: {first['msg']}") from None
+
+
+def _metadata(deployment: Deployment) -> dict[str, Any]:
+    inputs, outputs = deployment.kind.v2_signature(deployment.servable)
+    card = deployment.card()
+    return {
+        "name": deployment.spec.name,
+        "versions": [deployment.version],
+        "platform": f"mlapi-{card.get('backend', deployment.kind.name)}",
+        "inputs": inputs,
+        "outputs": outputs,
+        "parameters": {
+            "kind": deployment.kind.name,
+            "fingerprint": deployment.servable.fingerprint,
+        },
+    }
+
+
+@router.get("", summary="Server metadata")
+async def server_metadata() -> dict[str, Any]:
+    return {"name": "mlapi", "version": __version__, "extensions": ["model_repository"]}
+
+
+@router.get("/health/live", summary="Server live")
+async def live() -> dict[str, bool]:
+    return {"live": True}
+
+
+@router.get("/health/ready", summary="Server ready")
+async def server_ready(service: ServiceDep) -> Response:
+    registry = service.registry
+    ok = service.lifecycle.serving and registry is not None and registry.ready()
+    return Response(orjson.dumps({"ready": ok}), status_code=200 if ok else 503, media_type=JSON)
+
+
+@router.get("/models/{name}", summary="Model metadata")
+@router.get("/models/{name}/versions/{version}", summary="Model metadata")
+async def model_metadata(
+    name: str, registry: RegistryDep, version: str | None = None
+) -> dict[str, Any]:
+    return _metadata(registry.get(name, version))
+
+
+@router.get("/models/{name}/ready", summary="Model ready")
+@router.get("/models/{name}/versions/{version}/ready", summary="Model ready")
+async def model_ready(name: str, registry: RegistryDep, version: str | None = None) -> Response:
+    deployment = registry.get(name, version)
+    return Response(
+        orjson.dumps({"name": name, "ready": True, "version": deployment.version}), media_type=JSON
+    )
+
+
+@router.post("/models/{name}/infer", summary="Inference")
+@router.post("/models/{name}/versions/{version}/infer", summary="Inference")
+async def infer(
+    name: str,
+    request: Request,
+    service: ServiceDep,
+    registry: RegistryDep,
+    version: str | None = None,
+) -> Response:
+    deployment = registry.get(name, version)
+    async with deployment.use():
+        body = await read_body(request, service.settings.max_body_bytes)
+        parsed = parse_infer(body, request.headers)
+        tensors = [
+            V2Tensor(t.name, t.datatype.upper(), t.shape, _flatten(t.data)) for t in parsed.inputs
+        ]
+        keys = deployment.kind.v2_keys(tensors, deployment.settings)
+        rows, outcome = await deployment.predict(keys)
+    outputs = deployment.kind.v2_outputs(rows, deployment.servable)
+    if parsed.outputs:
+        wanted = {o.get("name") for o in parsed.outputs}
+        unknown = wanted - {o.name for o in outputs}
+        if unknown:
+            raise InvalidRequest(f"unknown outputs {sorted(map(str, unknown))}")
+        outputs = [o for o in outputs if o.name in wanted]
+    answer: dict[str, Any] = {
+        "model_name": name,
+        "model_version": deployment.version,
+        "outputs": [o.as_dict() for o in outputs],
+    }
+    if parsed.id is not None:
+        answer["id"] = parsed.id
+    return Response(orjson.dumps(answer), media_type=JSON, headers={"X-MLAPI-Cache": outcome})
+
+
+class RepositoryLoad(BaseModel):
+    parameters: dict[str, Any] | None = None
+
+
+@router.post("/repository/index", summary="Models in the repository (admin)")
+async def repository_index(registry: AdminDep) -> list[dict[str, Any]]:
+    return registry.index()
+
+
+@router.post("/repository/models/{name}/load", summary="Load or reload a model (admin)")
+async def repository_load(
+    name: str, registry: AdminDep, body: RepositoryLoad | None = None
+) -> dict[str, Any]:
+    """`parameters` may hold `path` (a model folder), `version` and `kind`."""
+    from pathlib import Path
+
+    params = (body.parameters if body else None) or {}
+    path = params.get("path")
+    await registry.load(
+        name,
+        Path(path) if path else None,
+        version=params.get("version"),
+        kind=params.get("kind"),
+    )
+    return {}
+
+
+@router.post("/repository/models/{name}/unload", summary="Unload a model (admin)")
+async def repository_unload(name: str, registry: AdminDep) -> dict[str, Any]:
+    await registry.unload(name)
+    return {}
