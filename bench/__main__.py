@@ -2,7 +2,8 @@
 
 Writes bench/out/<stamp>.json and .md; `--write-results` also rewrites bench/RESULTS.md.
 Every variant is also measured alone (model-only, batch 64 and 1) and, with
-`--fidelity-model`, against fp32 on a trained model's held-out sentences.
+`--fidelity-model`, against fp32 on a trained model's held-out sentences; then `auto` may only
+choose among the variants faithful there (random weights give flat outputs that hide errors).
 `--smoke` runs the same steps in seconds on a tiny model (CI keeps it from rotting).
 """
 
@@ -25,7 +26,7 @@ from bench.machine import describe
 from bench.model import full_size_model
 from bench.modelonly import throughput
 from harness.servers import RedisServer, find_binary
-from mlapi.runtime.variants import VARIANTS
+from mlapi.runtime.variants import AUTO_CANDIDATES, VARIANTS
 from mlapi.settings import Settings
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -124,6 +125,14 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(configs) - set(CONFIGS)
     if unknown:
         parser.error(f"unknown configs {sorted(unknown)}; known: {CONFIGS}")
+    fidelity = None
+    if args.fidelity_model is not None:  # first: `auto` may only pick what is faithful there
+        from bench.fidelity import SST2, compare, held_out
+
+        logging.info("fidelity on %s", args.fidelity_model)
+        fidelity = compare(args.fidelity_model, held_out(SST2, 2000, 42, 872))
+        faithful = [n for n in AUTO_CANDIDATES if fidelity.get(n, {}).get("faithful")]
+        extra_env.setdefault("MLAPI_AUTO_VARIANTS", ",".join(faithful) or "onnx-fp32")
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         if args.smoke:
@@ -146,11 +155,6 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             redis.stop()
         variants = model_only(model_dir, 2 if args.smoke else 10, extra_env)
-    fidelity = None
-    if args.fidelity_model is not None:
-        from bench.fidelity import SST2, compare, held_out
-
-        fidelity = compare(args.fidelity_model, held_out(SST2, 2000, 42, 872))
     command = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])
     run: dict[str, Any] = {
         "settings": args.set,
@@ -163,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         "model_only": variants,
         "fidelity": fidelity,
         "fidelity_model": str(args.fidelity_model) if args.fidelity_model else None,
+        "auto_variants": extra_env.get("MLAPI_AUTO_VARIANTS"),
     }
     complete = len(profiles) == len(PROFILES) and not args.set
     run["targets"] = report.targets(results, variants) if complete and not args.smoke else []

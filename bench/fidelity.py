@@ -39,10 +39,13 @@ def served(model: Classifier, texts: list[str], batch: int = 32) -> npt.NDArray[
     return np.vstack([model.predict(texts[i : i + batch]) for i in range(0, len(texts), batch)])
 
 
-def compare(model_dir: Path, texts: list[str], alone: int = 64) -> dict[str, Any]:
+def compare(
+    model_dir: Path, texts: list[str], alone: int = 64, variants: list[str] | None = None
+) -> dict[str, Any]:
+    """The first variant is the reference (default: torch fp32, the trained model itself)."""
     results: dict[str, Any] = {}
     reference: npt.NDArray[np.float32] | None = None
-    for name in ("torch-fp32", *(n for n in VARIANTS if n != "torch-fp32")):
+    for name in variants or ("torch-fp32", *(n for n in VARIANTS if n != "torch-fp32")):
         missing = VARIANTS[name].missing(model_dir)
         if missing is not None:
             results[name] = {"skipped": missing}
@@ -74,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-size", type=int, default=2000, help="as given to the trainer")
     parser.add_argument("--seed", type=int, default=42, help="as given to the trainer")
     parser.add_argument("--count", type=int, default=872, help="held-out sentences scored")
+    parser.add_argument(
+        "--variants",
+        help="comma-separated, the first is the reference (default: torch-fp32, then all); "
+        "under emulation `onnx-fp32,onnx-int8,onnx-int8-mixed` keeps it to minutes",
+    )
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     texts = held_out(args.data, args.eval_size, args.seed, args.count)
@@ -82,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m bench.fidelity " + " ".join(argv or sys.argv[1:]),
         "model_dir": str(args.model_dir),
         "sentences": len(texts),
-        "variants": compare(args.model_dir, texts),
+        "variants": compare(
+            args.model_dir, texts, variants=args.variants.split(",") if args.variants else None
+        ),
     }
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"fidelity-{time.strftime('%Y%m%d-%H%M%S')}.json"

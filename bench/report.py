@@ -135,6 +135,15 @@ def markdown(run: dict[str, Any]) -> str:
         f"Command: `{run['command']}`"
         + (f" (service settings: {run['settings']})" if run.get("settings") else ""),
         "",
+        *(
+            [
+                f"`auto` candidates: those faithful on the trained model: "
+                f"`{run['auto_variants']}`.",
+                "",
+            ]
+            if run.get("auto_variants")
+            else []
+        ),
         "| config | variant | profile | req/s | p50 ms | p99 ms | /predict p99 ms "
         "| sentences/s | failed |",
         "|---|---|---|---|---|---|---|---|---|",

@@ -17,10 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from mlapi import metrics
 from mlapi.cache import RedisCache, build_cache
 from mlapi.errors import ModelInUse, ModelLoadFailed, ModelNotFound, NotReady
 from mlapi.kinds import ModelKind, ModelSpec, Servable
+from mlapi.kinds.base import MODEL_SETTINGS
 from mlapi.predictor import Predictor
 from mlapi.settings import Settings
 from mlapi.stats import ModelStats
@@ -37,7 +40,15 @@ class Deployment:
         self.servable = servable
         self.settings = settings
         self.stats = ModelStats()
-        self.cache = build_cache(settings, servable.fingerprint, spec.name)
+        caching = settings.cache_results
+        if caching is None:
+            caching = kind.caches_by_default
+        tiers = (
+            settings
+            if caching
+            else settings.model_copy(update={"cache_size": 0, "redis_url": None})
+        )
+        self.cache = build_cache(tiers, servable.fingerprint, spec.name)
         self.predictor = Predictor(
             servable.run, self.cache, settings, model=spec.name, on_batch=self.stats.batch
         )
@@ -161,7 +172,12 @@ class Registry:
         return self.get(self.default_name)
 
     def _spec_for(
-        self, name: str, path: Path | None, version: str | None, kind: str | None
+        self,
+        name: str,
+        path: Path | None,
+        version: str | None,
+        kind: str | None,
+        overrides: dict[str, Any] | None,
     ) -> ModelSpec:
         slot = self.slots.get(name)
         if slot is None:
@@ -170,13 +186,17 @@ class Registry:
                 path = root / name
             if path is None:
                 raise ModelNotFound(f"no model named {name!r} and no path to load it from")
-            return ModelSpec(name, path, kind or "text-classifier", version or "1")
+            return ModelSpec(name, path, kind or "text-classifier", version or "1", overrides or {})
         spec = slot.spec
         if slot.current is not None:
             old = slot.current.version
             version = version or (str(int(old) + 1) if old.isdigit() else f"{old}+1")
         return dataclasses.replace(
-            spec, path=path or spec.path, kind=kind or spec.kind, version=version or spec.version
+            spec,
+            path=path or spec.path,
+            kind=kind or spec.kind,
+            version=version or spec.version,
+            overrides={**spec.overrides, **(overrides or {})},
         )
 
     async def load(
@@ -186,11 +206,19 @@ class Registry:
         *,
         version: str | None = None,
         kind: str | None = None,
+        overrides: dict[str, Any] | None = None,
     ) -> Deployment:
         """Load `name` (a new version when it serves already); the old one serves until then."""
-        spec = self._spec_for(name, path, version, kind)
+        unknown = set(overrides or {}) - MODEL_SETTINGS
+        if unknown:
+            raise ModelLoadFailed(f"not per-model settings: {sorted(unknown)}")
+        spec = self._spec_for(name, path, version, kind, overrides)
         if spec.kind not in self.kinds:
             raise ModelLoadFailed(f"unknown kind {spec.kind!r}; known: {sorted(self.kinds)}")
+        try:
+            spec.settings(self.settings)
+        except ValidationError as exc:
+            raise ModelLoadFailed(f"invalid settings for {name!r}: {exc}") from None
         slot = self.slots.setdefault(name, Slot(name, spec))
         async with slot.lock:
             model_kind = self.kinds[spec.kind]

@@ -83,7 +83,7 @@ async def serve(request: Request, deployment: Deployment, settings: Settings) ->
     """Any kind, any protocol of ours: parse with the kind, answer through the cache+batcher."""
     async with deployment.use():
         body = await read_body(request, settings.max_body_bytes)
-        keys = deployment.kind.parse_predict(body, deployment.settings)
+        keys = deployment.kind.parse_predict(body, deployment.servable, deployment.settings)
         rows, outcome = await deployment.predict(keys)
     return Response(
         deployment.kind.predict_body(rows),
@@ -155,6 +155,9 @@ class LoadRequest(BaseModel):
     path: Path | None = Field(None, description="Model folder; unset: the model's own path.")
     version: str | None = Field(None, description="Unset: the serving version + 1.")
     kind: str | None = Field(None, description="Unset: the model's kind (text-classifier).")
+    settings: dict[str, Any] | None = Field(
+        None, description="Per-model settings (variant, max_batch_size, tabular_runtime, ...)."
+    )
 
 
 @router.post(
@@ -165,7 +168,9 @@ class LoadRequest(BaseModel):
 async def load(name: str, registry: AdminDep, body: LoadRequest | None = None) -> dict[str, Any]:
     """Builds and warms the new version beside the old one, then switches; no request fails."""
     body = body or LoadRequest()
-    deployment = await registry.load(name, body.path, version=body.version, kind=body.kind)
+    deployment = await registry.load(
+        name, body.path, version=body.version, kind=body.kind, overrides=body.settings
+    )
     return deployment.card()
 
 

@@ -69,10 +69,24 @@ class Settings(BaseSettings):
         description="Runtime and precision. `auto`: of the variants faithful to fp32 on this "
         "CPU (checked on the export's calibration set), the fastest.",
     )
+    auto_variants: str = Field(
+        "onnx-int8,onnx-int8-mixed,onnx-fp32,torch-bf16",
+        description="Comma-separated candidates of the `auto` trial (an fp32 variant is always "
+        "tried), e.g. to keep a variant that failed a fidelity check on your own data out.",
+    )
     trial_dir: Path | None = Field(
         Path("/tmp/mlapi-trials"),
         description="Where the `auto` trial's result is kept, so a restart on the same node "
         "reuses it (empty: run the trial at every start).",
+    )
+    tabular_runtime: Literal["onnx", "skops"] = Field(
+        "onnx",
+        description="Tabular models: ONNX Runtime on model.onnx (skl2onnx), or scikit-learn "
+        "itself on model.skops.",
+    )
+    cache_results: bool | None = Field(
+        None,
+        description="Cache answers (unset: the kind's default: on for text, off for tabular).",
     )
     onnx_spin: bool = Field(
         False,
@@ -150,6 +164,16 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("auto_variants")
+    @classmethod
+    def _known_variants(cls, value: str) -> str:
+        names = [v.strip() for v in value.split(",") if v.strip()]
+        known = {"onnx-int8", "onnx-int8-mixed", "onnx-fp32", "torch-bf16", "torch-fp32"}
+        unknown = set(names) - known
+        if unknown:
+            raise ValueError(f"unknown variants {sorted(unknown)}; known: {sorted(known)}")
+        return ",".join(names)
 
     @field_validator("redis_url")
     @classmethod

@@ -137,7 +137,7 @@ async def infer(
         tensors = [
             V2Tensor(t.name, t.datatype.upper(), t.shape, _flatten(t.data)) for t in parsed.inputs
         ]
-        keys = deployment.kind.v2_keys(tensors, deployment.settings)
+        keys = deployment.kind.v2_keys(tensors, deployment.servable, deployment.settings)
         rows, outcome = await deployment.predict(keys)
     outputs = deployment.kind.v2_outputs(rows, deployment.servable)
     if parsed.outputs:
@@ -169,7 +169,7 @@ async def repository_index(registry: AdminDep) -> list[dict[str, Any]]:
 async def repository_load(
     name: str, registry: AdminDep, body: RepositoryLoad | None = None
 ) -> dict[str, Any]:
-    """`parameters` may hold `path` (a model folder), `version` and `kind`."""
+    """`parameters` may hold `path` (a model folder), `version`, `kind` and `settings`."""
     from pathlib import Path
 
     params = (body.parameters if body else None) or {}
@@ -179,6 +179,7 @@ async def repository_load(
         Path(path) if path else None,
         version=params.get("version"),
         kind=params.get("kind"),
+        overrides=params.get("settings"),
     )
     return {}
 

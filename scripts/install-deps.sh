@@ -6,12 +6,13 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 
 "$PYTHON" -m pip install --quiet "torch==2.13.0"
-"$PYTHON" -m pip install --quiet -e ".[torch,onnx,export,train,dev]"
+"$PYTHON" -m pip install --quiet -e ".[torch,onnx,export,train,tabular,dev]"
 
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v prometheus >/dev/null || missing+=(prometheus)
 command -v promtool >/dev/null || missing+=(prometheus)
+command -v wrk >/dev/null || missing+=(wrk)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq

@@ -29,6 +29,8 @@ MODEL_SETTINGS = frozenset(
         "onnx_spin",
         "max_texts",
         "max_text_chars",
+        "tabular_runtime",
+        "cache_results",
     }
 )
 
@@ -84,13 +86,14 @@ class Servable(abc.ABC):
 
 class ModelKind(abc.ABC):
     name: ClassVar[str]
+    caches_by_default: ClassVar[bool] = True  # per model: settings.cache_results
 
     @abc.abstractmethod
     def load(self, spec: ModelSpec, settings: Settings) -> Servable:
         """Build and warm one version. Heavy: the registry calls it in a worker thread."""
 
     @abc.abstractmethod
-    def parse_predict(self, body: bytes, settings: Settings) -> list[str]:
+    def parse_predict(self, body: bytes, servable: Servable, settings: Settings) -> list[str]:
         """Cache keys from a `/models/{name}/predict` body; typed 4xx errors on bad input."""
 
     @abc.abstractmethod
@@ -98,7 +101,7 @@ class ModelKind(abc.ABC):
         """The `/models/{name}/predict` response body for the rows of one request."""
 
     @abc.abstractmethod
-    def v2_keys(self, inputs: list[V2Tensor], settings: Settings) -> list[str]:
+    def v2_keys(self, inputs: list[V2Tensor], servable: Servable, settings: Settings) -> list[str]:
         """Cache keys from v2 input tensors."""
 
     @abc.abstractmethod

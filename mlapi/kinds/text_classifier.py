@@ -8,20 +8,23 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import orjson
 
 from mlapi.errors import InvalidRequest
 from mlapi.kinds.base import ModelKind, ModelSpec, Servable, V2Tensor
 from mlapi.parsing import check_texts, parse_texts
-from mlapi.runtime import Classifier, Probs, load_classifier
+from mlapi.runtime import Classifier, load_classifier
 from mlapi.settings import Settings
 
 Loader = Callable[[Settings, Path], Classifier]
 
 
-def encode_rows(labels: Sequence[str], probs: Probs) -> list[bytes]:
-    """One JSON fragment per text: `[{"label": .., "score": ..}, ...]` in label-id order."""
-    rows: list[list[float]] = np.asarray(probs, dtype=np.float32).tolist()
+def encode_rows(labels: Sequence[str], probs: npt.NDArray[np.floating]) -> list[bytes]:
+    """One JSON fragment per row: `[{"label": .., "score": ..}, ...]` in label-id order.
+
+    Scores keep the model's own precision (float32 for text, float64 for scikit-learn)."""
+    rows: list[list[float]] = np.asarray(probs).tolist()
     return [
         orjson.dumps(
             [{"label": label, "score": score} for label, score in zip(labels, row, strict=True)]
@@ -61,13 +64,13 @@ class TextClassifierKind(ModelKind):
         classifier.warmup(settings.warmup_batches)
         return ClassifierServable(classifier, spec.version)
 
-    def parse_predict(self, body: bytes, settings: Settings) -> list[str]:
+    def parse_predict(self, body: bytes, servable: Servable, settings: Settings) -> list[str]:
         return parse_texts(body, settings)
 
     def predict_body(self, rows: list[bytes]) -> bytes:
         return b'{"predictions":[' + b",".join(rows) + b"]}"
 
-    def v2_keys(self, inputs: list[V2Tensor], settings: Settings) -> list[str]:
+    def v2_keys(self, inputs: list[V2Tensor], servable: Servable, settings: Settings) -> list[str]:
         texts = [t for t in inputs if t.datatype == "BYTES"]
         if len(texts) != 1:
             raise InvalidRequest("send exactly one BYTES input tensor holding the texts")

@@ -79,7 +79,10 @@ def trial_key(model_dir: Path, settings: Settings) -> str:
             digest.update(
                 f"{path.relative_to(model_dir)}:{stat.st_size}:{stat.st_mtime_ns}".encode()
             )
-    digest.update(f"{cpu_flags()}|{_versions()}|{settings.threads}|{settings.max_length}".encode())
+    digest.update(
+        f"{cpu_flags()}|{_versions()}|{settings.threads}|{settings.max_length}|"
+        f"{settings.auto_variants}".encode()
+    )
     return digest.hexdigest()[:20]
 
 
@@ -110,9 +113,13 @@ def run_trial(settings: Settings, model_dir: Path) -> tuple[Classifier, Choice]:
     calibration, loaded = _reference(settings, model_dir)
     trials: list[Trial] = []
     best: tuple[float, Classifier] | None = None
-    candidates = [n for n in AUTO_CANDIDATES if VARIANTS[n].missing(model_dir) is None]
-    skipped = [n for n in AUTO_CANDIDATES if n not in candidates]
-    trials += [Trial(n, skipped=VARIANTS[n].missing(model_dir)) for n in skipped]
+    wanted = [n for n in settings.auto_variants.split(",") if n]
+    candidates = [n for n in wanted if VARIANTS[n].missing(model_dir) is None]
+    trials += [
+        Trial(n, skipped=VARIANTS[n].missing(model_dir) or "not among MLAPI_AUTO_VARIANTS")
+        for n in AUTO_CANDIDATES
+        if n not in candidates
+    ]
     if "onnx-fp32" not in candidates:  # an fp32 variant is always tried: it is the reference
         candidates.append("torch-fp32")
     for name in candidates:
