@@ -7,7 +7,7 @@ DEPS := $(VENV)/.deps-installed
 # Tools installed into the venv (k6, hadolint, checkov) are found on PATH by tests and scripts.
 export PATH := $(abspath $(dir $(PYTHON))):$(PATH)
 
-.PHONY: install run test test-avx2 lint format bench bench-smoke load image image-test
+.PHONY: install run test test-avx2 lint format bench bench-smoke load stress image image-test
 
 $(DEPS): pyproject.toml scripts/install-deps.sh
 	@test -x $(PYTHON) || $(BASE_PYTHON) -m venv $(VENV)
@@ -54,6 +54,11 @@ image-test: $(DEPS)
 ## Load test on this machine: mlapi + Redis + Prometheus + k6 -> reports/ (LOAD_ARGS=--hold 7m).
 load: $(DEPS)
 	K6_NO_USAGE_REPORT=true $(PYTHON) -m harness.load $(LOAD_ARGS)
+
+## The plane-delay seed's stress shape (wrk, 400 connections, 45 s) and a side-by-side SLO
+## report -> reports/stress/ (STRESS_ARGS=--connections 100 --duration 20s).
+stress: $(DEPS)
+	K6_NO_USAGE_REPORT=true $(PYTHON) -m harness.stress $(STRESS_ARGS)
 
 ## Benchmarks (not tests): bench/out/*.json and .md; BENCH_ARGS=--write-results updates RESULTS.md.
 bench: $(DEPS)

@@ -108,6 +108,8 @@ class MlapiProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    ready_path = "/ready"
+
     def command(self) -> list[str]:
         return [sys.executable, "-m", "mlapi"]
 
@@ -124,7 +126,7 @@ class MlapiProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"mlapi exited: {self.log_path.read_text()[-2000:]}")
             try:
-                if httpx.get(f"{self.url}/ready", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}{self.ready_path}", timeout=1).status_code == 200:
                     self.ready_seconds = time.monotonic() - started
                     return
             except httpx.TransportError:
