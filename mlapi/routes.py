@@ -45,22 +45,24 @@ async def get_service(request: Request) -> Service:
     return service
 
 
+def _loaded(service: Service) -> Registry:
+    if service.registry is None or not service.lifecycle.ready:
+        raise NotReady("models are not loaded yet", headers={"Retry-After": "1"})
+    return service.registry
+
+
 async def get_registry(
     request: Request, service: Annotated[Service, Depends(get_service)]
 ) -> Registry:
     service.keys.check(request)
-    if service.registry is None or not service.lifecycle.ready:
-        raise NotReady("models are not loaded yet", headers={"Retry-After": "1"})
-    return service.registry
+    return _loaded(service)
 
 
 async def get_admin_registry(
     request: Request, service: Annotated[Service, Depends(get_service)]
 ) -> Registry:
     service.admin.check(request)
-    if service.registry is None or not service.lifecycle.ready:
-        raise NotReady("models are not loaded yet", headers={"Retry-After": "1"})
-    return service.registry
+    return _loaded(service)
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]
