@@ -10,7 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from prometheus_fastapi_instrumentator import Instrumentator
 
-from mlapi import __version__, metrics, v2
+from mlapi import __version__, embeddings_api, metrics, v2
 from mlapi.auth import AdminChecker, KeyChecker
 from mlapi.errors import install_error_handlers
 from mlapi.kinds import discover
@@ -89,6 +89,7 @@ def create_app(
     app.state.service = service
     app.include_router(router)
     app.include_router(v2.router)
+    app.include_router(embeddings_api.router)
     install_error_handlers(app)
     Instrumentator(
         should_group_status_codes=False,

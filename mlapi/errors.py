@@ -80,6 +80,11 @@ class BodyTooLarge(MLAPIError):
     type = "body_too_large"
 
 
+class InputTooLong(MLAPIError):
+    status_code = 413
+    type = "input_too_long"
+
+
 class Overloaded(MLAPIError):
     status_code = 503
     type = "overloaded"

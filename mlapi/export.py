@@ -78,6 +78,53 @@ def export(model_dir: Path, *, int8: bool = True, sentences: list[str] | None = 
     return written
 
 
+def export_embedding(root: Path, *, int8: bool = True, opset: int = 17) -> list[Path]:
+    """A sentence-transformers folder: its transformer's token states as ONNX (fp32, int8)."""
+    import torch
+    from transformers import AutoModel
+
+    from mlapi.runtime.embedder import EMBEDDING_FILES, SentenceTransformerFolder
+
+    folder = SentenceTransformerFolder.read(root)
+    encoder = AutoModel.from_pretrained(folder.transformer, dtype=torch.float32).eval()
+
+    class States(torch.nn.Module):
+        """Token states only, called with keywords (the encoders' positional orders differ)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = encoder
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            out: torch.Tensor = self.encoder(
+                input_ids=input_ids, attention_mask=attention_mask
+            ).last_hidden_state
+            return out
+
+    model = States().eval()
+    out = folder.transformer / "onnx"
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / EMBEDDING_FILES["fp32"]
+    axes = {0: "batch", 1: "sequence"}
+    sample = torch.ones((2, 8), dtype=torch.long)
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # type: ignore[attr-defined]
+        torch.onnx.export(
+            model,
+            (sample, sample),
+            str(target),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["last_hidden_state"],
+            dynamic_axes={"input_ids": axes, "attention_mask": axes, "last_hidden_state": axes},
+            opset_version=opset,
+            dynamo=False,
+        )
+    written = [target]
+    if int8:
+        written.append(quantize_per_token(target, out / EMBEDDING_FILES["int8"]))
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mlapi.export", description=__doc__)
     parser.add_argument("model_dir", type=Path, help="folder written by save_pretrained")
@@ -89,6 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if (args.model_dir / "modules.json").is_file():  # a sentence-transformers folder
+        for path in export_embedding(args.model_dir, int8=not args.no_int8):
+            logger.info("wrote %s (%.1f MB)", path, path.stat().st_size / 1e6)
+        return 0
     if not (args.model_dir / "config.json").is_file():
         parser.error(f"{args.model_dir} has no config.json")
     sentences = None

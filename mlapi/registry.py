@@ -167,6 +167,13 @@ class Registry:
             )
         return deployment
 
+    def first_of(self, kind: str) -> Deployment:
+        """The first model of a kind (what `/embed` serves)."""
+        for slot in self.slots.values():
+            if slot.spec.kind == kind:
+                return self.get(slot.name)
+        raise ModelNotFound(f"no {kind} model is configured (MLAPI_MODELS)")
+
     @property
     def default(self) -> Deployment:
         return self.get(self.default_name)

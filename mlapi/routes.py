@@ -85,10 +85,10 @@ async def serve(request: Request, deployment: Deployment, settings: Settings) ->
     """Any kind, any protocol of ours: parse with the kind, answer through the cache+batcher."""
     async with deployment.use():
         body = await read_body(request, settings.max_body_bytes)
-        keys = deployment.kind.parse_predict(body, deployment.servable, deployment.settings)
-        rows, outcome = await deployment.predict(keys)
+        parsed = deployment.kind.parse_predict(body, deployment.servable, deployment.settings)
+        rows, outcome = await deployment.predict(parsed.keys)
     return Response(
-        deployment.kind.predict_body(rows),
+        deployment.kind.predict_body(rows, parsed),
         media_type=JSON,
         headers={"X-MLAPI-Cache": outcome, "X-MLAPI-Model-Version": deployment.version},
     )

@@ -133,3 +133,30 @@ def trained_tiny_distilbert(out: Path, *, steps: int = 300, seed: int = 0) -> Pa
     model.eval()
     model.save_pretrained(out)
     return out
+
+
+def tiny_sentence_transformer(out: Path, *, pooling: str = "mean", seed: int = 0) -> Path:
+    """A tiny sentence-transformers folder (random BERT, WordPiece vocab, pooling, Normalize)."""
+    import torch
+    from sentence_transformers import SentenceTransformer, models  # type: ignore[attr-defined]
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(seed)
+    base = out.parent / f"{out.name}-bert"
+    tokenizer = save_wordpiece(wordpiece_vocab(WORDS), base)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    BertModel(config).save_pretrained(base)  # save_pretrained keeps the weights as built
+    transformer = models.Transformer(str(base), max_seq_length=64)
+    pool = models.Pooling(32, pooling_mode=pooling)
+    SentenceTransformer(modules=[transformer, pool, models.Normalize()], device="cpu").save(
+        str(out)
+    )
+    return out

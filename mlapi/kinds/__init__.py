@@ -5,9 +5,9 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from mlapi.kinds.base import ModelKind, ModelSpec, Servable, V2Tensor
+from mlapi.kinds.base import ModelKind, ModelSpec, Parsed, Servable, V2Tensor
 
-__all__ = ["ModelKind", "ModelSpec", "Servable", "V2Tensor", "discover"]
+__all__ = ["ModelKind", "ModelSpec", "Parsed", "Servable", "V2Tensor", "discover"]
 
 
 def discover() -> dict[str, ModelKind]:

@@ -67,6 +67,14 @@ class V2Tensor:
         }
 
 
+@dataclass(frozen=True)
+class Parsed:
+    """A request, read: one cache key per item, and options that only shape the answer."""
+
+    keys: list[str]
+    options: dict[str, Any] = field(default_factory=dict)
+
+
 class Servable(abc.ABC):
     """One loaded version of a model. `run` is synchronous: the batcher calls it in a thread."""
 
@@ -93,11 +101,11 @@ class ModelKind(abc.ABC):
         """Build and warm one version. Heavy: the registry calls it in a worker thread."""
 
     @abc.abstractmethod
-    def parse_predict(self, body: bytes, servable: Servable, settings: Settings) -> list[str]:
-        """Cache keys from a `/models/{name}/predict` body; typed 4xx errors on bad input."""
+    def parse_predict(self, body: bytes, servable: Servable, settings: Settings) -> Parsed:
+        """Cache keys (and options) from a `/models/{name}/predict` body; typed 4xx errors."""
 
     @abc.abstractmethod
-    def predict_body(self, rows: list[bytes]) -> bytes:
+    def predict_body(self, rows: list[bytes], parsed: Parsed) -> bytes:
         """The `/models/{name}/predict` response body for the rows of one request."""
 
     @abc.abstractmethod

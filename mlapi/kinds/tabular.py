@@ -19,7 +19,7 @@ import numpy.typing as npt
 import orjson
 
 from mlapi.errors import InvalidJSON, InvalidRequest, TooManyTexts
-from mlapi.kinds.base import ModelKind, ModelSpec, Servable, V2Tensor
+from mlapi.kinds.base import ModelKind, ModelSpec, Parsed, Servable, V2Tensor
 from mlapi.kinds.text_classifier import encode_rows
 from mlapi.settings import Settings
 
@@ -125,7 +125,7 @@ class TabularKind(ModelKind):
             )
         return [_key(row, i, servable_width) for i, row in enumerate(rows)]
 
-    def parse_predict(self, body: bytes, servable: Servable, settings: Settings) -> list[str]:
+    def parse_predict(self, body: bytes, servable: Servable, settings: Settings) -> Parsed:
         assert isinstance(servable, TabularServable)
         try:
             payload = orjson.loads(body)
@@ -133,9 +133,9 @@ class TabularKind(ModelKind):
             raise InvalidJSON(f"body is not valid UTF-8 JSON: {exc}") from None
         if not isinstance(payload, dict) or "x" not in payload:
             raise InvalidRequest('body must be a JSON object like {"x": [[...], ...]}')
-        return self.keys(payload["x"], servable.n_features, settings)
+        return Parsed(self.keys(payload["x"], servable.n_features, settings))
 
-    def predict_body(self, rows: list[bytes]) -> bytes:
+    def predict_body(self, rows: list[bytes], parsed: Parsed) -> bytes:
         return b'{"predictions":[' + b",".join(rows) + b"]}"
 
     def v2_keys(self, inputs: list[V2Tensor], servable: Servable, settings: Settings) -> list[str]:

@@ -12,7 +12,7 @@ import numpy.typing as npt
 import orjson
 
 from mlapi.errors import InvalidRequest
-from mlapi.kinds.base import ModelKind, ModelSpec, Servable, V2Tensor
+from mlapi.kinds.base import ModelKind, ModelSpec, Parsed, Servable, V2Tensor
 from mlapi.parsing import check_texts, parse_texts
 from mlapi.runtime import Classifier, load_classifier
 from mlapi.settings import Settings
@@ -64,10 +64,10 @@ class TextClassifierKind(ModelKind):
         classifier.warmup(settings.warmup_batches)
         return ClassifierServable(classifier, spec.version)
 
-    def parse_predict(self, body: bytes, servable: Servable, settings: Settings) -> list[str]:
-        return parse_texts(body, settings)
+    def parse_predict(self, body: bytes, servable: Servable, settings: Settings) -> Parsed:
+        return Parsed(parse_texts(body, settings))
 
-    def predict_body(self, rows: list[bytes]) -> bytes:
+    def predict_body(self, rows: list[bytes], parsed: Parsed) -> bytes:
         return b'{"predictions":[' + b",".join(rows) + b"]}"
 
     def v2_keys(self, inputs: list[V2Tensor], servable: Servable, settings: Settings) -> list[str]:

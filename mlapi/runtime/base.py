@@ -96,8 +96,11 @@ def length_buckets(lengths: Sequence[int], max_size: int, slack: float = 1.25) -
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-class Classifier(abc.ABC):
-    """A sequence classifier. `predict` is synchronous: callers run it in a worker thread."""
+class TextModel(abc.ABC):
+    """Tokenizer, length buckets and padding, shared by every text kind; a kind adds its head.
+
+    `predict` is synchronous: callers run it in a worker thread.
+    """
 
     info: ModelInfo
 
@@ -109,18 +112,30 @@ class Classifier(abc.ABC):
         padding = tokenizer.padding
         self._pad_id = int(padding["pad_id"]) if padding else (tokenizer.token_to_id("[PAD]") or 0)
 
+    @property
+    @abc.abstractmethod
+    def width(self) -> int:
+        """Values per text in `predict`'s answer."""
+
     def predict(self, texts: Sequence[str]) -> Probs:
-        """Probabilities, shape (len(texts), n_labels), in id2label order."""
-        n_labels = len(self.info.labels)
+        """One row of `width` values per text."""
         if not texts:
-            return np.zeros((0, n_labels), dtype=np.float32)
+            return np.zeros((0, self.width), dtype=np.float32)
         encodings = self._tokenizer.encode_batch(list(texts))
         ids = [encoding.ids for encoding in encodings]
-        out = np.empty((len(texts), n_labels), dtype=np.float32)
+        out = np.empty((len(texts), self.width), dtype=np.float32)
         for bucket in length_buckets([len(row) for row in ids], self._max_batch_size):
             input_ids, mask = self._pad([ids[i] for i in bucket])
-            out[bucket] = softmax(self._forward(input_ids, mask))
+            out[bucket] = self._head(self._forward(input_ids, mask), mask)
         return out
+
+    def token_counts(self, texts: Sequence[str]) -> list[int]:
+        """Tokens per text after truncation (special tokens included)."""
+        return [len(e.ids) for e in self._tokenizer.encode_batch(list(texts))]
+
+    @abc.abstractmethod
+    def _head(self, outputs: npt.NDArray[np.floating], mask: IntArray) -> Probs:
+        """The kind's part: logits -> probabilities, token states -> a vector, ..."""
 
     def _pad(self, rows: Sequence[Sequence[int]]) -> tuple[IntArray, IntArray]:
         width = max(len(row) for row in rows)
@@ -139,7 +154,18 @@ class Classifier(abc.ABC):
 
     @abc.abstractmethod
     def _forward(self, input_ids: IntArray, attention_mask: IntArray) -> npt.NDArray[np.floating]:
-        """Logits for one padded batch."""
+        """The model's output for one padded batch."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release runtime resources."""
+
+
+class Classifier(TextModel):
+    """A sequence classifier: probabilities in id2label order."""
+
+    @property
+    def width(self) -> int:
+        return len(self.info.labels)
+
+    def _head(self, outputs: npt.NDArray[np.floating], mask: IntArray) -> Probs:
+        return softmax(outputs)
