@@ -49,7 +49,10 @@ def _fallback_vocab(size: int) -> list[str]:
 def full_size_model(source: Path = SHARED) -> Path:
     """Folder with config, tokenizer, random fp32 weights and ONNX fp32/int8 exports."""
     target = CACHE / ("distilbert-sst2-random" if source.is_dir() else "distilbert-random-local")
-    if (target / "onnx" / "calibration.json").is_file():
+    from mlapi.runtime.onnx_backend import ONNX_FILES
+
+    wanted = [*ONNX_FILES.values(), "calibration.json"]
+    if all((target / "onnx" / name).is_file() for name in wanted):
         return target
     if target.exists():
         shutil.rmtree(target)
