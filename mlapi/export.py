@@ -122,6 +122,8 @@ def export_embedding(root: Path, *, int8: bool = True, opset: int = 17) -> list[
     written = [target]
     if int8:
         written.append(quantize_per_token(target, out / EMBEDDING_FILES["int8"]))
+        mixed = out / EMBEDDING_FILES["int8-mixed"]
+        written.append(quantize_per_token(target, mixed, mixed=True))
     return written
 
 

@@ -20,7 +20,11 @@ from tokenizers import Tokenizer
 
 from mlapi.runtime.base import IntArray, ModelInfo, Probs, TextModel, fingerprint
 
-EMBEDDING_FILES = {"fp32": "embedding.onnx", "int8": "embedding.int8.onnx"}
+EMBEDDING_FILES = {
+    "fp32": "embedding.onnx",
+    "int8": "embedding.int8.onnx",
+    "int8-mixed": "embedding.int8-mixed.onnx",
+}
 POOLING_MODES = ("mean", "cls", "max")
 _FLAGS = {
     "mean": "pooling_mode_mean_tokens",
