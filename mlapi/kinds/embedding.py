@@ -70,10 +70,9 @@ def runtime_for(variant: str, root: Path) -> str:
         folder = SentenceTransformerFolder.read(root)
         exported = (folder.transformer / "onnx" / EMBEDDING_FILES["fp32"]).is_file()
         return "onnx-fp32" if exported else "torch-fp32"
-    if variant not in ("onnx-fp32", "onnx-int8", "torch-fp32"):
-        raise ValueError(
-            f"embedding models serve onnx-fp32, onnx-int8 or torch-fp32, not {variant}"
-        )
+    served = ("onnx-fp32", "onnx-int8", "onnx-int8-mixed", "torch-fp32")
+    if variant not in served:
+        raise ValueError(f"embedding models serve {', '.join(served)}, not {variant}")
     return variant
 
 
