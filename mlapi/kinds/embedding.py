@@ -43,8 +43,7 @@ class EmbeddingServable(Servable):
         self.normalized = model.folder.normalize
 
     def run(self, keys: list[str]) -> list[bytes]:
-        vectors = self.model.predict(keys)
-        counts = self.model.token_counts(keys)
+        vectors, counts = self.model.predict_counted(keys)
         return [encode(v, n) for v, n in zip(vectors, counts, strict=True)]
 
     def card(self) -> dict[str, Any]:

@@ -119,15 +119,20 @@ class TextModel(abc.ABC):
 
     def predict(self, texts: Sequence[str]) -> Probs:
         """One row of `width` values per text."""
+        return self.predict_counted(texts)[0]
+
+    def predict_counted(self, texts: Sequence[str]) -> tuple[Probs, list[int]]:
+        """`predict`, and the tokens of each text (one tokenization for both)."""
         if not texts:
-            return np.zeros((0, self.width), dtype=np.float32)
+            return np.zeros((0, self.width), dtype=np.float32), []
         encodings = self._tokenizer.encode_batch(list(texts))
         ids = [encoding.ids for encoding in encodings]
+        lengths = [len(row) for row in ids]
         out = np.empty((len(texts), self.width), dtype=np.float32)
-        for bucket in length_buckets([len(row) for row in ids], self._max_batch_size):
+        for bucket in length_buckets(lengths, self._max_batch_size):
             input_ids, mask = self._pad([ids[i] for i in bucket])
             out[bucket] = self._head(self._forward(input_ids, mask), mask)
-        return out
+        return out, lengths
 
     def token_counts(self, texts: Sequence[str]) -> list[int]:
         """Tokens per text after truncation (special tokens included)."""

@@ -41,10 +41,5 @@ def cpu_flags() -> tuple[str, ...]:
     return tuple(sorted(flags))
 
 
-def has_int8_dot() -> bool:
-    """VNNI or AMX: u8 x s8 products accumulate in int32 without 16-bit saturation."""
-    return bool({"avx512_vnni", "avx_vnni", "amx_int8"} & set(cpu_flags()))
-
-
 def has_fast_bf16() -> bool:
     return bool({"avx512_bf16", "amx_bf16"} & set(cpu_flags()))
