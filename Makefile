@@ -7,7 +7,7 @@ DEPS := $(VENV)/.deps-installed
 # Tools installed into the venv (k6, hadolint, checkov) are found on PATH by tests and scripts.
 export PATH := $(abspath $(dir $(PYTHON))):$(PATH)
 
-.PHONY: install run test test-avx2 lint format bench bench-smoke load stress image image-test
+.PHONY: install run test test-avx2 lint format bench bench-smoke load stress scaleout image image-test
 
 $(DEPS): pyproject.toml scripts/install-deps.sh
 	@test -x $(PYTHON) || $(BASE_PYTHON) -m venv $(VENV)
@@ -59,6 +59,11 @@ load: $(DEPS)
 ## report -> reports/stress/ (STRESS_ARGS=--connections 100 --duration 20s).
 stress: $(DEPS)
 	K6_NO_USAGE_REPORT=true $(PYTHON) -m harness.stress $(STRESS_ARGS)
+
+## Replicas sharing Redis behind HAProxy, one SIGKILLed and one SIGTERMed under k6 load
+## -> reports/scaleout.json (SCALEOUT_ARGS=--duration 60 --vus 20; MLAPI_MODEL_DIR=...).
+scaleout: $(DEPS)
+	K6_NO_USAGE_REPORT=true $(PYTHON) -m harness.scaleout $(SCALEOUT_ARGS)
 
 ## Benchmarks (not tests): bench/out/*.json and .md; BENCH_ARGS=--write-results updates RESULTS.md.
 bench: $(DEPS)

@@ -170,7 +170,10 @@ def main(argv: list[str] | None = None) -> int:
         "auto_variants": extra_env.get("MLAPI_AUTO_VARIANTS"),
     }
     complete = len(profiles) == len(PROFILES) and not args.set
-    run["targets"] = report.targets(results, variants) if complete and not args.smoke else []
+    if args.smoke:
+        run["targets"] = []
+    else:
+        run["targets"] = report.targets(results, variants) if complete else report.boundary(results)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     (args.out / f"{stamp}.json").write_text(json.dumps(run, indent=2) + "\n")

@@ -9,7 +9,8 @@ from harness.servers import MlapiProcess
 from mlapi.runtime.variants import VARIANTS
 
 REFERENCE = "reference"
-CONFIGS = ["auto", *VARIANTS, REFERENCE]
+IN_PROCESS = "-inprocess"  # suffix: the same configuration with MLAPI_WORKERS=0
+CONFIGS = ["auto", *VARIANTS, REFERENCE, *(f"{v}{IN_PROCESS}" for v in ("auto", *VARIANTS))]
 
 
 class ReferenceProcess(MlapiProcess):
@@ -39,10 +40,12 @@ def service_for(
     log = workdir / f"{name}.log"
     if name == REFERENCE:
         return ReferenceProcess(model_dir, redis_url, log)
+    variant = name.removesuffix(IN_PROCESS)
     env = {
         "MLAPI_MODEL_DIR": str(model_dir),
         "MLAPI_REDIS_URL": redis_url,
-        "MLAPI_VARIANT": name,
+        "MLAPI_VARIANT": variant,
+        **({"MLAPI_WORKERS": "0"} if name.endswith(IN_PROCESS) else {}),
         "MLAPI_TRIAL_DIR": str(workdir / "trials"),  # every start runs its own trial
         **extra_env,
     }

@@ -20,6 +20,8 @@ TARGETS = [
 ]
 SERVED_OVER_MODEL = 0.9
 COLD_OVER_REFERENCE = 12.0
+WORKERS_OVER_IN_PROCESS = 0.95  # the process boundary may cost at most 5%
+BOUNDARY = [("cold", "sentences_per_s"), ("seed-95", "req_per_s"), ("seed-50", "req_per_s")]
 
 
 def _row(label: str, value: float, op: str, bound: float) -> dict[str, Any]:
@@ -31,12 +33,33 @@ def _ratio(a: float | None, b: float | None) -> float:
     return round(a / b, 2) if a and b else 0.0
 
 
+def boundary(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Worker processes against the same config in-process (`X` vs `X-inprocess`)."""
+    by_config = {r["config"]: r for r in results}
+    out = []
+    for name, result in by_config.items():
+        inprocess = by_config.get(f"{name}-inprocess")
+        if inprocess is None:
+            continue
+        for profile, key in BOUNDARY:
+            if profile in result and profile in inprocess:
+                out.append(
+                    _row(
+                        f"{profile}: {key}, worker process / in-process ({name})",
+                        _ratio(result[profile][key], inprocess[profile][key]),
+                        ">=",
+                        WORKERS_OVER_IN_PROCESS,
+                    )
+                )
+    return out
+
+
 def targets(results: list[dict[str, Any]], variants: dict[str, Any]) -> list[dict[str, Any]]:
     by_config = {r["config"]: r for r in results}
     auto = by_config.get("auto")
-    if auto is None:
-        return []
-    out = []
+    out = boundary(results)
+    if auto is None or "cold" not in auto or "seed-95" not in auto:
+        return out
     for profile, key, op, bound, label in TARGETS:
         out.append(_row(label, auto[profile][key] if profile else auto[key], op, bound))
     chosen = auto["variant"]

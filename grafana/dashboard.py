@@ -84,6 +84,21 @@ ROWS: list[tuple[str, list[tuple[str, str, list[tuple[str, str]], int]]]] = [
                 [("model_loads", "{{model}} {{outcome}}")],
                 12,
             ),
+            (
+                "Worker restarts and live workers",
+                "short",
+                [
+                    ("worker_restarts", "restarts {{model}} {{pod}}"),
+                    ("workers_alive", "alive {{model}}"),
+                ],
+                12,
+            ),
+            (
+                "Inputs that crashed a worker",
+                "short",
+                [("crashed_inputs", "{{model}} {{outcome}}")],
+                12,
+            ),
         ],
     ),
     (

@@ -33,6 +33,13 @@ QUERIES: dict[str, str] = {
     ),
     "batches_by_model": f"sum by (model) (rate(mlapi_batch_size_count{{{SEL}}}[{W}]))",
     "model_loads": (f"sum by (model, outcome) (increase(mlapi_model_loads_total{{{SEL}}}[{W}]))"),
+    "worker_restarts": (
+        f"sum by (model, pod) (increase(mlapi_worker_restarts_total{{{SEL}}}[{W}]))"
+    ),
+    "workers_alive": f"sum by (model) (mlapi_workers_alive{{{SEL}}})",
+    "crashed_inputs": (
+        f"sum by (model, outcome) (increase(mlapi_inputs_crashed_model_total{{{SEL}}}[{W}]))"
+    ),
     "batch_size_avg": (
         f"sum(rate(mlapi_batch_size_sum{{{SEL}}}[{W}]))"
         f" / sum(rate(mlapi_batch_size_count{{{SEL}}}[{W}]))"

@@ -87,6 +87,16 @@ class RedisServer:
         self.process = None
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found += [int(p) for p in task.read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
 class MlapiProcess:
     """`python -m mlapi` as a real subprocess on a free port, configured by MLAPI_* variables."""
 
@@ -98,11 +108,19 @@ class MlapiProcess:
         self.ready_seconds = 0.0
 
     def memory_kib(self) -> dict[str, int]:
-        """VmRSS (now) and VmHWM (peak) of the process, in KiB."""
+        """VmRSS (now) and VmHWM (peak) of the process and its children (the model's worker
+        processes), in KiB; peaks are summed per process."""
         assert self.process is not None
-        status = Path(f"/proc/{self.process.pid}/status").read_text().splitlines()
-        fields = dict(line.split(":", 1) for line in status if ":" in line)
-        return {key: int(fields[key].split()[0]) for key in ("VmRSS", "VmHWM")}
+        total = {"VmRSS": 0, "VmHWM": 0}
+        for pid in [self.process.pid, *_children(self.process.pid)]:
+            try:
+                status = Path(f"/proc/{pid}/status").read_text().splitlines()
+            except OSError:  # exited meanwhile
+                continue
+            fields = dict(line.split(":", 1) for line in status if ":" in line)
+            for key in total:
+                total[key] += int(fields[key].split()[0])
+        return total
 
     @property
     def url(self) -> str:

@@ -42,7 +42,7 @@ def _init_sentry(settings: Settings) -> None:
 def build_registry(settings: Settings, loader: Loader | None = None) -> Registry:
     model_dir = None if settings.models is not None else resolve_model_dir(settings)
     specs, default = load_specs(settings, model_dir)
-    kinds = discover()
+    kinds = discover(settings.extra_kinds())
     if loader is not None:
         kinds["text-classifier"] = TextClassifierKind(loader)
     return Registry(settings, specs, kinds, default)

@@ -1,12 +1,11 @@
-"""Micro-batching: a bounded queue in front of a model that runs in one worker thread."""
+"""Micro-batching: a bounded queue in front of a model; batches run one per worker at a time."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -33,14 +32,16 @@ def _refuse(items: Sequence[_Item[T]]) -> None:
 class Batcher(Generic[T]):
     """Collects texts from concurrent requests into batches of at most `max_batch_size`.
 
-    `runner` gets distinct texts and returns one result per text; it runs in a single worker
-    thread, so forward passes never block the event loop and never overlap.
+    `runner` gets distinct texts and returns one result per text, or an exception for a text
+    that alone fails (the other texts of the batch are answered). It runs off the event loop
+    (a thread or worker processes); up to `concurrency` batches run at once, one per worker.
     """
 
     def __init__(
         self,
-        runner: Callable[[list[str]], Sequence[T]],
+        runner: Callable[[list[str]], Awaitable[Sequence[T | Exception]]],
         *,
+        concurrency: int = 1,
         max_batch_size: int,
         max_wait_ms: float,
         max_queue: int,
@@ -53,9 +54,9 @@ class Batcher(Generic[T]):
         self._max_wait = max_wait_ms / 1000
         self._queue: asyncio.Queue[_Item[T]] = asyncio.Queue(maxsize=max_queue)
         self._retry_after = str(retry_after_s)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlapi-model")
+        self._slots = asyncio.Semaphore(concurrency)
         self._task: asyncio.Task[None] | None = None
-        self._running: list[_Item[T]] = []
+        self._running: dict[asyncio.Task[None], list[_Item[T]]] = {}
         self._on_batch = on_batch
         self._depth = metrics.QUEUE_DEPTH.labels(model=model)
         self._wait = metrics.QUEUE_WAIT.labels(model=model)
@@ -67,7 +68,7 @@ class Batcher(Generic[T]):
     @property
     def pending(self) -> int:
         """Texts queued or inside the running batch."""
-        return self._queue.qsize() + len(self._running)
+        return self._queue.qsize() + sum(len(batch) for batch in self._running.values())
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="mlapi-batcher")
@@ -111,57 +112,75 @@ class Batcher(Generic[T]):
         return batch
 
     async def _loop(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
-            batch = await self._collect()
-            self._running = batch
-            self._depth.set(self._queue.qsize())
-            started = time.perf_counter()
-            for item in batch:
-                self._wait.observe(started - item.queued_at)
-            distinct = list(dict.fromkeys(item.text for item in batch))
-            self._sizes.observe(len(distinct))
+            await self._slots.acquire()
             try:
-                results = await loop.run_in_executor(self._executor, self._runner, distinct)
-                if len(results) != len(distinct):
-                    raise RuntimeError(f"runner gave {len(results)} results for {len(distinct)}")
-            except asyncio.CancelledError:  # close() past its grace period: answer, then stop
-                _refuse(batch)
+                batch = await self._collect()
+            except asyncio.CancelledError:
+                self._slots.release()
                 raise
-            except Exception as exc:  # a failed batch fails every waiter, the loop goes on
-                self._errors.inc()
-                logger.exception("batch of %d texts failed", len(distinct))
-                error = ModelFailure(f"model error: {type(exc).__name__}")
+            task = asyncio.create_task(self._run(batch), name="mlapi-batch")
+            self._running[task] = batch
+            task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.pop(task, None)
+        self._slots.release()
+
+    async def _run(self, batch: list[_Item[T]]) -> None:
+        self._depth.set(self._queue.qsize())
+        started = time.perf_counter()
+        for item in batch:
+            self._wait.observe(started - item.queued_at)
+        distinct = list(dict.fromkeys(item.text for item in batch))
+        self._sizes.observe(len(distinct))
+        try:
+            results = await self._runner(distinct)
+            if len(results) != len(distinct):
+                raise RuntimeError(f"runner gave {len(results)} results for {len(distinct)}")
+        except asyncio.CancelledError:  # close() past its grace period: answer, then stop
+            _refuse(batch)
+            raise
+        except Exception as exc:  # a failed batch fails every waiter, the loop goes on
+            self._errors.inc()
+            logger.exception("batch of %d texts failed", len(distinct))
+            error = (
+                exc
+                if isinstance(exc, ModelFailure)
+                else ModelFailure(f"model error: {type(exc).__name__}")
+            )
+            if error is not exc:
                 error.__cause__ = exc
-                for item in batch:
-                    if not item.future.done():
-                        item.future.set_exception(error)
-            else:
-                by_text = dict(zip(distinct, results, strict=True))
-                for item in batch:
-                    if not item.future.done():
-                        item.future.set_result(by_text[item.text])
-            finally:
-                seconds = time.perf_counter() - started
-                self._inference.observe(seconds)
-                if self._on_batch is not None:
-                    self._on_batch(len(distinct), seconds)
-                self._running = []
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_exception(error)
+        else:
+            by_text = dict(zip(distinct, results, strict=True))
+            for item in batch:
+                if item.future.done():
+                    continue
+                result = by_text[item.text]
+                if isinstance(result, Exception):
+                    item.future.set_exception(result)
+                else:
+                    item.future.set_result(result)
+        finally:
+            seconds = time.perf_counter() - started
+            self._inference.observe(seconds)
+            if self._on_batch is not None:
+                self._on_batch(len(distinct), seconds)
 
     async def close(self, timeout: float) -> None:
         """Let queued and running batches finish (up to `timeout`), then stop the loop."""
         deadline = time.perf_counter() + timeout
         while self.pending and time.perf_counter() < deadline:
             await asyncio.sleep(0.01)
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        tasks = [t for t in (self._task, *self._running) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         # Past the grace period, what is still queued is answered with a 503, never left waiting.
         left = []
         while not self._queue.empty():
             left.append(self._queue.get_nowait())
         _refuse(left)
-        self._executor.shutdown(wait=True)

@@ -100,6 +100,13 @@ class ModelFailure(MLAPIError):
     type = "model_error"
 
 
+class InputCrashedModel(MLAPIError):
+    """A text that killed the model's worker process (twice); refused, remembered by hash."""
+
+    status_code = 422
+    type = "input_crashed_model"
+
+
 class ModelUnavailable(RuntimeError):
     """The model folder is missing and could not be fetched; the message says what to do."""
 

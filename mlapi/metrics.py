@@ -56,4 +56,14 @@ MODEL_INFO = Info("mlapi_model", "The version each model name serves.", M)
 MODEL_SWAPS = Counter(
     "mlapi_model_loads", "Model loads through the registry, by outcome.", ["model", "outcome"]
 )
+WORKER_RESTARTS = Counter(
+    "mlapi_worker_restarts", "Model worker processes restarted after they died.", M
+)
+WORKERS_ALIVE = Gauge("mlapi_workers_alive", "Model worker processes ready to take a batch.", M)
+CRASHED_INPUTS = Counter(
+    "mlapi_inputs_crashed_model",
+    "Texts refused because they kill the model's worker: isolated here, or refused from the "
+    "shared list.",
+    ["model", "outcome"],
+)
 READY = Gauge("mlapi_ready", "1 when /ready answers 200.")

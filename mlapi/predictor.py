@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from mlapi.batcher import Batcher
 from mlapi.cache import TieredCache
 from mlapi.settings import Settings
+from mlapi.workers.runner import Runner
 
 HIT, MISS, PARTIAL = "Hit", "Miss", "Partial"
 
@@ -14,7 +15,7 @@ HIT, MISS, PARTIAL = "Hit", "Miss", "Partial"
 class Predictor:
     def __init__(
         self,
-        runner: Callable[[list[str]], Sequence[bytes]],
+        runner: Runner,
         cache: TieredCache,
         settings: Settings,
         *,
@@ -24,6 +25,7 @@ class Predictor:
         self.cache = cache
         self.batcher: Batcher[bytes] = Batcher(
             runner,
+            concurrency=runner.count,
             max_batch_size=settings.max_batch_size,
             max_wait_ms=settings.max_wait_ms,
             max_queue=settings.max_queue,

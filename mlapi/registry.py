@@ -27,18 +27,42 @@ from mlapi.kinds.base import MODEL_SETTINGS
 from mlapi.predictor import Predictor
 from mlapi.settings import Settings
 from mlapi.stats import ModelStats
+from mlapi.workers import WorkerPool
+from mlapi.workers.local import InProcess
+from mlapi.workers.runner import Runner
 
 logger = logging.getLogger("mlapi.registry")
 
 
-class Deployment:
-    """One loaded version: its servable, cache namespace, batcher and figures."""
+async def build(spec: ModelSpec, kind: ModelKind, settings: Settings) -> Deployment:
+    """Load and warm one version: in worker processes (`workers` > 0) or in this process."""
+    if settings.workers == 0:
+        servable = await asyncio.to_thread(kind.load, spec, settings)
+        return Deployment(spec, kind, servable, settings, InProcess(servable))
+    pool = WorkerPool(spec, kind, settings)
+    servable = await pool.start()
+    return Deployment(spec, kind, servable, settings, pool)
 
-    def __init__(self, spec: ModelSpec, kind: ModelKind, servable: Servable, settings: Settings):
+
+class Deployment:
+    """One loaded version: its servable, runner, cache namespace, batcher and figures.
+
+    With worker processes, `servable` is the copy without runtime that parsing and formatting
+    use; the model itself runs in the runner's workers."""
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        kind: ModelKind,
+        servable: Servable,
+        settings: Settings,
+        runner: Runner,
+    ):
         self.spec = spec
         self.kind = kind
         self.servable = servable
         self.settings = settings
+        self.runner = runner
         self.stats = ModelStats()
         caching = settings.cache_results
         if caching is None:
@@ -50,7 +74,7 @@ class Deployment:
         )
         self.cache = build_cache(tiers, servable.fingerprint, spec.name)
         self.predictor = Predictor(
-            servable.run, self.cache, settings, model=spec.name, on_batch=self.stats.batch
+            runner, self.cache, settings, model=spec.name, on_batch=self.stats.batch
         )
         self.loaded_at = time.time()
         self.inflight = 0
@@ -84,7 +108,7 @@ class Deployment:
             await asyncio.sleep(0.005)
         await self.predictor.batcher.close(max(0.0, deadline - time.monotonic()))
         await self.cache.close()
-        await asyncio.to_thread(self.servable.close)
+        await self.runner.close()
 
     def card(self) -> dict[str, Any]:
         return {
@@ -116,6 +140,7 @@ class Deployment:
             **self.stats.as_dict(),
             "cache": cache,
             "redis": None if redis is None else ("up" if redis.available else "paused"),
+            "workers": self.runner.describe(),
         }
 
 
@@ -232,7 +257,7 @@ class Registry:
             settings = spec.settings(self.settings)
             started = time.perf_counter()
             try:
-                servable = await asyncio.to_thread(model_kind.load, spec, settings)
+                new = await build(spec, model_kind, settings)
             except Exception as exc:  # a broken folder: the old version keeps serving
                 metrics.MODEL_SWAPS.labels(model=name, outcome="failed").inc()
                 slot.error = f"{type(exc).__name__}: {exc}"
@@ -241,7 +266,7 @@ class Registry:
                 raise ModelLoadFailed(
                     f"could not load {name!r} from {spec.path}: {slot.error}{serving}"
                 ) from exc
-            new = Deployment(spec, model_kind, servable, settings)
+            servable = new.servable
             new.predictor.batcher.start()
             old, slot.current, slot.spec, slot.error = slot.current, new, spec, None
             metrics.MODEL_SWAPS.labels(model=name, outcome="loaded").inc()

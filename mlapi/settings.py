@@ -79,6 +79,11 @@ class Settings(BaseSettings):
         description="Where the `auto` trial's result is kept, so a restart on the same node "
         "reuses it (empty: run the trial at every start).",
     )
+    kind_modules: str = Field(
+        "",
+        description="Comma-separated modules that each define a model kind (`KIND`), beside "
+        "the kinds of mlapi.kinds, e.g. `mycompany.kinds.ranker`.",
+    )
     tabular_runtime: Literal["onnx", "skops"] = Field(
         "onnx",
         description="Tabular models: ONNX Runtime on model.onnx (skl2onnx), or scikit-learn "
@@ -101,6 +106,20 @@ class Settings(BaseSettings):
         "Unset: the model's own maximum.",
     )
     warmup_batches: int = Field(3, ge=0, description="Forward passes run before /ready turns 200.")
+
+    # Worker processes
+    workers: int = Field(
+        1,
+        ge=0,
+        description="Worker processes per model, each with threads/workers intra-op threads; "
+        "a worker that dies is restarted and its batch run again. 0: the model runs in the "
+        "server process (no crash isolation).",
+    )
+    worker_batch_timeout_s: float = Field(
+        120.0,
+        gt=0,
+        description="A worker that holds one batch longer than this is killed (and restarted).",
+    )
 
     # Batching
     max_batch_size: int = Field(64, ge=1, description="Texts per forward pass at most.")
@@ -189,6 +208,9 @@ class Settings(BaseSettings):
         if self.max_queue < self.max_texts:
             raise ValueError("max_queue must be >= max_texts, or a full request never fits")
         return self
+
+    def extra_kinds(self) -> tuple[str, ...]:
+        return tuple(m.strip() for m in self.kind_modules.split(",") if m.strip())
 
     def resolved_model_dir(self) -> Path:
         return self.model_dir or Path("models") / self.model_id

@@ -26,8 +26,10 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def settings(model_dir: Path) -> Settings:
+    """In-process model (workers=0): the worker processes have their own tests."""
     return Settings(
         model_dir=model_dir,
+        workers=0,
         variant="torch-fp32",
         trial_dir=None,
         threads=1,

@@ -10,13 +10,15 @@ from mlapi.kinds.base import ModelKind, ModelSpec, Parsed, Servable, V2Tensor
 __all__ = ["ModelKind", "ModelSpec", "Parsed", "Servable", "V2Tensor", "discover"]
 
 
-def discover() -> dict[str, ModelKind]:
-    """Kind name -> kind, one per module of this package that defines `KIND`."""
+def discover(extra: tuple[str, ...] = ()) -> dict[str, ModelKind]:
+    """Kind name -> kind, one per module of this package that defines `KIND`, then one per
+    module named in `extra` (`MLAPI_KIND_MODULES`: kinds kept outside the package)."""
+    names = [f"{__name__}.{m.name}" for m in pkgutil.iter_modules(__path__) if m.name != "base"]
     kinds: dict[str, ModelKind] = {}
-    for module in pkgutil.iter_modules(__path__):
-        if module.name == "base":
-            continue
-        kind = getattr(importlib.import_module(f"{__name__}.{module.name}"), "KIND", None)
+    for name in [*names, *extra]:
+        kind = getattr(importlib.import_module(name), "KIND", None)
         if isinstance(kind, ModelKind):
             kinds[kind.name] = kind
+        elif name in extra:
+            raise ValueError(f"{name} defines no KIND (a mlapi.kinds.ModelKind)")
     return kinds

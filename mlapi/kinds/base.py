@@ -31,6 +31,7 @@ MODEL_SETTINGS = frozenset(
         "max_text_chars",
         "tabular_runtime",
         "cache_results",
+        "workers",
     }
 )
 
@@ -76,9 +77,18 @@ class Parsed:
 
 
 class Servable(abc.ABC):
-    """One loaded version of a model. `run` is synchronous: the batcher calls it in a thread."""
+    """One loaded version of a model. `run` is synchronous: the batcher calls it in a thread.
+
+    When the model runs in worker processes, the HTTP process holds a pickled copy of the
+    servable without its runtime (the attributes named in `runtime_attrs`): what parsing,
+    formatting and `card` need, and nothing that computes.
+    """
 
     fingerprint: str
+    runtime_attrs: ClassVar[tuple[str, ...]] = ()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k not in self.runtime_attrs}
 
     @abc.abstractmethod
     def run(self, keys: list[str]) -> list[bytes]:

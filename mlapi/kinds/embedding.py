@@ -35,11 +35,15 @@ def decode(rows: list[bytes]) -> tuple[npt.NDArray[np.float32], list[int]]:
 
 
 class EmbeddingServable(Servable):
+    runtime_attrs = ("model",)
+
     def __init__(self, model: Embedder, version: str) -> None:
         self.model = model
         self.version = version
+        self.info = model.info
         self.fingerprint = model.info.fingerprint
         self.dim = model.width
+        self.pooling = model.folder.pooling
         self.normalized = model.folder.normalize
 
     def run(self, keys: list[str]) -> list[bytes]:
@@ -47,7 +51,7 @@ class EmbeddingServable(Servable):
         return [encode(v, n) for v, n in zip(vectors, counts, strict=True)]
 
     def card(self) -> dict[str, Any]:
-        info = self.model.info
+        info = self.info
         return {
             "name": info.name,
             "backend": info.backend,
@@ -55,7 +59,7 @@ class EmbeddingServable(Servable):
             "labels": [],
             "max_length": info.max_length,
             "dimensions": self.dim,
-            "pooling": self.model.folder.pooling,
+            "pooling": self.pooling,
             "normalize": self.normalized,
         }
 
@@ -93,11 +97,10 @@ def parse_json(body: bytes) -> Any:
         raise InvalidJSON(f"body is not valid UTF-8 JSON: {exc}") from None
 
 
-def check_length(servable: EmbeddingServable, texts: list[str], truncate: bool) -> None:
-    if truncate:
-        return
-    limit = servable.model.info.max_length
-    for index, count in enumerate(servable.model.token_counts(texts)):
+def check_length(counts: list[int], limit: int) -> None:
+    """`"truncate": false`: refuse texts the tokenizer cut. Counts come with the vectors (the
+    model's worker tokenizes once), so the check runs on the answer, never on the event loop."""
+    for index, count in enumerate(counts):
         if count >= limit:  # at the limit: the tokenizer may have cut it
             raise InputTooLong(
                 f"inputs[{index}] has at least {count} tokens, the model takes {limit}; "
@@ -139,11 +142,14 @@ class EmbeddingKind(ModelKind):
         for key, value in options.items():
             if not isinstance(value, bool):
                 raise InvalidRequest(f'"{key}" must be true or false')
-        check_length(servable, texts, options["truncate"])
+        if not options["truncate"]:
+            options["max_length"] = servable.info.max_length
         return Parsed(texts, options)
 
     def predict_body(self, rows: list[bytes], parsed: Parsed) -> bytes:
-        vectors, _ = decode(rows)
+        vectors, counts = decode(rows)
+        if "max_length" in parsed.options:
+            check_length(counts, parsed.options["max_length"])
         if parsed.options.get("normalize", True):
             vectors = normalize(vectors)
         return orjson.dumps(vectors, option=orjson.OPT_SERIALIZE_NUMPY)

@@ -32,6 +32,8 @@ class UntrustedModel(ValueError):
 
 
 class TabularServable(Servable):
+    runtime_attrs = ("_session", "_input", "_estimator")
+
     def __init__(self, folder: Path, runtime: str, threads: int) -> None:
         meta = json.loads((folder / META).read_text())
         self.n_features = int(meta["n_features"])

@@ -34,9 +34,12 @@ def encode_rows(labels: Sequence[str], probs: npt.NDArray[np.floating]) -> list[
 
 
 class ClassifierServable(Servable):
+    runtime_attrs = ("classifier",)
+
     def __init__(self, classifier: Classifier, version: str) -> None:
         self.classifier = classifier
         self.version = version
+        self.info = classifier.info
         self.fingerprint = classifier.info.fingerprint
         self.labels = classifier.info.labels
 
@@ -44,7 +47,7 @@ class ClassifierServable(Servable):
         return encode_rows(self.labels, self.classifier.predict(keys))
 
     def card(self) -> dict[str, Any]:
-        info = dataclasses.asdict(self.classifier.info)
+        info = dataclasses.asdict(self.info)
         return {**info, "labels": list(self.labels), "version": self.version}
 
     def close(self) -> None:

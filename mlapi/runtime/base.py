@@ -134,10 +134,6 @@ class TextModel(abc.ABC):
             out[bucket] = self._head(self._forward(input_ids, mask), mask)
         return out, lengths
 
-    def token_counts(self, texts: Sequence[str]) -> list[int]:
-        """Tokens per text after truncation (special tokens included)."""
-        return [len(e.ids) for e in self._tokenizer.encode_batch(list(texts))]
-
     @abc.abstractmethod
     def _head(self, outputs: npt.NDArray[np.floating], mask: IntArray) -> Probs:
         """The kind's part: logits -> probabilities, token states -> a vector, ..."""

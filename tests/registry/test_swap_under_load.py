@@ -24,12 +24,26 @@ def text_for(i: int) -> list[str]:
     return [*FIXED, f"never seen {i}", f"another {i % 7}"]
 
 
-async def drive(url: str, seconds: float, start: int, out: list[tuple[float, int, str, list]]):
+async def drive(
+    url: str,
+    seconds: float,
+    start: int,
+    out: list[tuple[float, int, str, list]],
+    until: list[float] | None = None,
+) -> int:
+    """`RATE` requests/s for at least `seconds`, and until 0.5 s after `until` gets a time."""
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         tasks = []
         began = time.perf_counter()
         i = start
-        while time.perf_counter() - began < seconds:
+
+        def going() -> bool:
+            now = time.perf_counter()
+            if until is None:
+                return now - began < seconds
+            return now - began < seconds or not until or now - until[0] < 0.5
+
+        while going():
             tasks.append(asyncio.create_task(one(client, i, out)))
             i += 1
             await asyncio.sleep(max(0.0, began + (i - start) / RATE - time.perf_counter()))
@@ -63,6 +77,7 @@ def test_five_swaps_under_load(model_dir: Path, second_model_dir: Path, tmp_path
         async def scenario() -> list[float]:
             next_i = await drive(service.url, 3.0, 0, baseline)
             swaps: list[float] = []
+            done: list[float] = []
 
             async def swapper() -> None:
                 async with httpx.AsyncClient(base_url=service.url, timeout=60) as admin:
@@ -75,8 +90,9 @@ def test_five_swaps_under_load(model_dir: Path, second_model_dir: Path, tmp_path
                         assert r.status_code == 200, r.text
                         swaps.append(time.perf_counter() - t)
                         await asyncio.sleep(0.3)
+                done.append(time.perf_counter())
 
-            await asyncio.gather(drive(service.url, 4.0, next_i, during), swapper())
+            await asyncio.gather(drive(service.url, 4.0, next_i, during, done), swapper())
             return swaps
 
         swaps = asyncio.run(scenario())

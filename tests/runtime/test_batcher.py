@@ -17,9 +17,9 @@ class Recorder:
         self.calls: list[list[str]] = []
         self.delay_s = delay_s
 
-    def __call__(self, texts: list[str]) -> Sequence[str]:
+    async def __call__(self, texts: list[str]) -> Sequence[str | Exception]:
         self.calls.append(texts)
-        time.sleep(self.delay_s)
+        await asyncio.sleep(self.delay_s)
         return [text.upper() for text in texts]
 
 
@@ -27,6 +27,7 @@ def run(runner: Recorder, requests: list[list[str]], **options: float) -> list[l
     async def scenario() -> list[list[str]]:
         batcher = Batcher(
             runner,
+            concurrency=int(options.get("concurrency", 1)),
             max_batch_size=int(options.get("max_batch_size", 8)),
             max_wait_ms=options.get("max_wait_ms", 20),
             max_queue=64,
@@ -57,7 +58,7 @@ def test_batches_never_exceed_max_batch_size() -> None:
 
 
 def test_a_failed_batch_fails_every_waiter() -> None:
-    def broken(texts: list[str]) -> Sequence[str]:
+    async def broken(texts: list[str]) -> Sequence[str | Exception]:
         raise ValueError("boom")
 
     async def scenario() -> list[BaseException | list[str]]:
@@ -109,3 +110,31 @@ def test_close_past_the_grace_answers_every_waiter() -> None:
 
     results = asyncio.run(scenario())
     assert all(isinstance(result, Overloaded) for result in results)
+
+
+def test_batches_run_side_by_side_up_to_the_concurrency() -> None:
+    runner = Recorder(delay_s=0.2)
+    started = time.perf_counter()
+    results = run(runner, [[f"c{i}"] for i in range(4)], max_batch_size=1, concurrency=4)
+    assert results == [[f"C{i}"] for i in range(4)]
+    assert time.perf_counter() - started < 0.6  # four batches of 0.2 s, not one after another
+
+
+def test_an_error_for_one_text_fails_only_its_request() -> None:
+    class Picky(Recorder):
+        async def __call__(self, texts: list[str]) -> Sequence[str | Exception]:
+            return [ModelFailure("no") if t == "bad" else t.upper() for t in texts]
+
+    async def scenario() -> list[BaseException | list[str]]:
+        batcher: Batcher[str] = Batcher(Picky(), max_batch_size=8, max_wait_ms=20, max_queue=64)
+        batcher.start()
+        try:
+            return await asyncio.gather(
+                batcher.submit(["a", "b"]), batcher.submit(["bad"]), return_exceptions=True
+            )
+        finally:
+            await batcher.close(timeout=1)
+
+    ok, failed = asyncio.run(scenario())
+    assert ok == ["A", "B"]
+    assert isinstance(failed, ModelFailure)

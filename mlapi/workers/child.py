@@ -1,0 +1,76 @@
+"""A model worker: `python -m mlapi.workers.child`, started by `WorkerProcess` only.
+
+Reads frames on stdin, answers on stdout (the protocol's own descriptors: anything the model
+prints goes to stderr). Signals meant for the server (SIGINT, SIGTERM) are ignored: the server
+drains, then says stop; if the server dies, stdin ends and the worker exits with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import traceback
+from typing import BinaryIO
+
+from mlapi.kinds.base import ModelKind, ModelSpec, Servable
+from mlapi.logs import configure_logging
+from mlapi.settings import Settings
+from mlapi.workers import protocol
+
+logger = logging.getLogger("mlapi.worker")
+
+
+def _own_pipes() -> tuple[BinaryIO, BinaryIO]:
+    """Move the protocol off fds 0/1, so stray prints cannot corrupt a frame."""
+    inbox = os.fdopen(os.dup(0), "rb")
+    outbox = os.fdopen(os.dup(1), "wb")
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return inbox, outbox
+
+
+def serve(inbox: BinaryIO, outbox: BinaryIO) -> int:
+    init = protocol.read(inbox)
+    if init is None or init[0] != "init":
+        return 2
+    spec, kind, settings = init[1], init[2], init[3]
+    assert isinstance(spec, ModelSpec) and isinstance(kind, ModelKind)
+    assert isinstance(settings, Settings)
+    configure_logging(settings.log_level)
+    try:
+        servable: Servable = kind.load(spec, settings)
+    except Exception as exc:  # the server reports it as a failed load
+        protocol.write(outbox, ("failed", f"{type(exc).__name__}: {exc}"))
+        return 1
+    protocol.write(outbox, ("ready", os.getpid(), servable))
+    while (message := protocol.read(inbox)) is not None:
+        if message[0] == "stop":
+            break
+        _, batch_id, keys = message
+        try:
+            rows = servable.run(keys)
+        except Exception as exc:  # a failed batch: its requests fail, the worker lives on
+            logger.error("batch failed: %s", "".join(traceback.format_exception(exc)))
+            protocol.write(outbox, ("error", batch_id, f"{type(exc).__name__}: {exc}"))
+        else:
+            protocol.write(outbox, ("done", batch_id, rows))
+    servable.close()
+    return 0
+
+
+def main() -> int:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    inbox, outbox = _own_pipes()
+    try:
+        return serve(inbox, outbox)
+    except BrokenPipeError:  # the server is gone
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

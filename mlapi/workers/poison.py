@@ -1,0 +1,76 @@
+"""Texts that kill a model's worker, remembered by hash: here, and in Redis when configured,
+so every replica sharing that Redis refuses such a text at once instead of crashing on it too.
+
+Redis errors never fail a request: the local list still holds what this process found.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from mlapi.settings import Settings
+
+logger = logging.getLogger("mlapi.workers")
+TTL_S = 30 * 86_400
+
+
+def digest(key: str) -> str:
+    return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+class PoisonList:
+    def __init__(self, fingerprint: str, settings: Settings) -> None:
+        self._local: set[str] = set()
+        self._key = f"mlapi:poison:{fingerprint}"
+        self._redis: aioredis.Redis | None = None
+        if settings.redis_url:
+            timeout = settings.redis_timeout_ms / 1000
+            password = settings.redis_password
+            self._redis = aioredis.Redis.from_url(
+                settings.redis_url,
+                socket_timeout=timeout,
+                socket_connect_timeout=timeout,
+                password=password.get_secret_value() if password else None,
+            )
+
+    def __len__(self) -> int:
+        return len(self._local)
+
+    async def find(self, keys: Sequence[str]) -> set[str]:
+        """The keys known to kill the model (one Redis round trip when Redis is configured)."""
+        digests = [digest(k) for k in keys]
+        found = {k for k, d in zip(keys, digests, strict=True) if d in self._local}
+        if self._redis is None or not keys:
+            return found
+        try:
+            flags = await self._redis.smismember(self._key, digests)
+        except (RedisError, OSError, TimeoutError) as exc:
+            logger.warning("poison list: redis read failed (%s); local list only", exc)
+            return found
+        for key, d, flag in zip(keys, digests, flags, strict=True):
+            if flag:
+                self._local.add(d)
+                found.add(key)
+        return found
+
+    async def add(self, key: str) -> None:
+        d = digest(key)
+        self._local.add(d)
+        if self._redis is None:
+            return
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.sadd(self._key, d)
+                pipe.expire(self._key, TTL_S)
+                await pipe.execute()
+        except (RedisError, OSError, TimeoutError) as exc:
+            logger.warning("poison list: redis write failed (%s); kept locally", exc)
+
+    async def close(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()

@@ -1,0 +1,156 @@
+"""Supervised worker processes for one model version.
+
+The batcher calls the pool with a batch of distinct keys; the pool gives it to an idle worker.
+A worker that dies is restarted (its model loaded and warmed again) and the batch runs again on
+a live worker. A batch that kills a worker twice is split in halves until the text that kills
+is alone; that text gets `InputCrashedModel`, is remembered (`PoisonList`) and refused from
+then on, and every other text of the batch gets its answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from typing import Any
+
+from mlapi import metrics
+from mlapi.errors import InputCrashedModel, ModelFailure
+from mlapi.kinds.base import ModelKind, ModelSpec, Servable
+from mlapi.settings import Settings
+from mlapi.workers.poison import PoisonList
+from mlapi.workers.process import WorkerDied, WorkerProcess, WorkerStartFailed
+
+logger = logging.getLogger("mlapi.workers")
+RESTART_BACKOFF_S = (0.0, 0.5, 1.0, 2.0, 5.0, 10.0)
+Result = bytes | Exception
+
+
+class WorkerPool:
+    def __init__(self, spec: ModelSpec, kind: ModelKind, settings: Settings) -> None:
+        self.spec = spec
+        self.count = settings.workers
+        share = settings.model_copy(update={"threads": max(1, settings.threads // self.count)})
+        self.workers = [WorkerProcess(i, spec, kind, share) for i in range(self.count)]
+        self.restarts = [0] * self.count
+        self.poison: PoisonList | None = None
+        self._settings = settings
+        self._idle: asyncio.Queue[WorkerProcess] = asyncio.Queue()
+        self._watchers: list[asyncio.Task[None]] = []
+        self._closing = False
+        self._restarts = metrics.WORKER_RESTARTS.labels(model=spec.name)
+        self._alive = metrics.WORKERS_ALIVE.labels(model=spec.name)
+        self._isolated = metrics.CRASHED_INPUTS.labels(model=spec.name, outcome="isolated")
+        self._refused = metrics.CRASHED_INPUTS.labels(model=spec.name, outcome="refused")
+
+    async def start(self) -> Servable:
+        """Start every worker; the first loads alone (it may run the variant trial the others
+        then reuse). Returns the servable without its runtime, for parsing and formatting."""
+        try:
+            servable = await self.workers[0].start()
+            await asyncio.gather(*(w.start() for w in self.workers[1:]))
+        except WorkerStartFailed:
+            await asyncio.gather(*(w.stop() for w in self.workers))
+            raise
+        self.poison = PoisonList(servable.fingerprint, self._settings)
+        for worker in self.workers:
+            self._idle.put_nowait(worker)
+            self._watchers.append(asyncio.create_task(self._watch(worker)))
+        self._alive.set(self.count)
+        return servable
+
+    async def __call__(self, keys: list[str]) -> list[Result]:
+        """One result per key: encoded rows, or the error of a text that kills the model."""
+        assert self.poison is not None
+        results: dict[str, Result] = {}
+        for key in await self.poison.find(keys):
+            self._refused.inc()
+            results[key] = InputCrashedModel("this input crashed the model before; refused")
+        todo = [k for k in keys if k not in results]
+        if todo:
+            await self._isolate(todo, results, suspect=False)
+        return [results[k] for k in keys]
+
+    async def _isolate(self, keys: list[str], results: dict[str, Result], suspect: bool) -> None:
+        """Run `keys`; after a death, once more; after two (or one, once suspect), in halves."""
+        for attempt in range(1 if suspect else 2):
+            try:
+                rows = await self._dispatch(keys)
+            except WorkerDied as exc:
+                logger.warning("%s (attempt %d, %d texts)", exc, attempt + 1, len(keys))
+                continue
+            results.update(zip(keys, rows, strict=True))
+            return
+        if len(keys) == 1:
+            assert self.poison is not None
+            await self.poison.add(keys[0])
+            self._isolated.inc()
+            logger.error("an input killed the model's worker; isolated and refused from now on")
+            results[keys[0]] = InputCrashedModel("this input crashed the model; refused")
+            return
+        middle = len(keys) // 2
+        await self._isolate(keys[:middle], results, suspect=True)
+        await self._isolate(keys[middle:], results, suspect=True)
+
+    async def _dispatch(self, keys: list[str]) -> list[bytes]:
+        while True:  # skip entries of dead workers and second entries of busy ones
+            worker = await self._idle.get()
+            if worker.state == "idle":
+                break
+        try:
+            rows = await worker.run(keys)
+        finally:
+            if worker.alive:
+                self._idle.put_nowait(worker)
+        if len(rows) != len(keys):
+            raise ModelFailure(f"worker gave {len(rows)} results for {len(keys)} texts")
+        return rows
+
+    async def _watch(self, worker: WorkerProcess) -> None:
+        """Restart `worker` whenever it dies, until the pool closes."""
+        while True:
+            await worker.exited()
+            if self._closing:
+                return
+            self._alive.dec()
+            logger.error(
+                "worker %s of %s exited with %s; restarting",
+                worker.pid,
+                self.spec.name,
+                worker.exit_code,
+            )
+            pauses = itertools.chain(RESTART_BACKOFF_S, itertools.repeat(RESTART_BACKOFF_S[-1]))
+            for attempt, pause in enumerate(pauses):
+                await asyncio.sleep(pause)
+                if self._closing:
+                    return
+                try:
+                    await worker.start()
+                    break
+                except WorkerStartFailed as exc:
+                    logger.error(
+                        "restart %d of worker %d failed: %s", attempt + 1, worker.index, exc
+                    )
+            self.restarts[worker.index] += 1
+            self._restarts.inc()
+            self._alive.inc()
+            self._idle.put_nowait(worker)
+
+    @property
+    def busy(self) -> int:
+        return sum(1 for w in self.workers if w.state == "busy")
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [{**w.describe(), "restarts": self.restarts[w.index]} for w in self.workers]
+
+    async def close(self) -> None:
+        self._closing = True
+        for task in self._watchers:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await asyncio.gather(*(w.stop() for w in self.workers))
+        self._alive.set(0)
+        if self.poison is not None:
+            await self.poison.close()

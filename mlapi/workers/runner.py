@@ -1,0 +1,17 @@
+"""What runs a model's batches: the server process itself, or a pool of worker processes."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class Runner(Protocol):
+    count: int  # batches it can run at once
+
+    async def __call__(self, keys: list[str]) -> list[bytes | Exception]:
+        """One result per key: its encoded row, or the error for that key alone."""
+
+    def describe(self) -> list[dict[str, Any]]:
+        """The worker processes, for /stats (none in-process)."""
+
+    async def close(self) -> None: ...
