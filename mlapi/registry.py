@@ -27,8 +27,8 @@ from mlapi.kinds.base import MODEL_SETTINGS
 from mlapi.predictor import Predictor
 from mlapi.settings import Settings
 from mlapi.stats import ModelStats
-from mlapi.workers import WorkerPool
 from mlapi.workers.local import InProcess
+from mlapi.workers.pool import WorkerPool
 from mlapi.workers.runner import Runner
 
 logger = logging.getLogger("mlapi.registry")

@@ -1,10 +1,6 @@
 """Model worker processes: the model runs outside the server process, supervised by it.
 
-`WorkerPool` starts the workers, feeds them batches, restarts a worker that dies and runs its
-batch again, and isolates a text that kills workers (`PoisonList` remembers it).
+`pool.WorkerPool` starts the workers, feeds them batches, restarts a worker that dies and runs
+its batch again, and isolates a text that kills workers (`poison.PoisonList` remembers it).
+`child` is the worker's own entry point; it imports only what running a model needs.
 """
-
-from mlapi.workers.poison import PoisonList
-from mlapi.workers.pool import WorkerPool
-
-__all__ = ["PoisonList", "WorkerPool"]
