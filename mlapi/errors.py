@@ -100,6 +100,23 @@ class ModelFailure(MLAPIError):
     type = "model_error"
 
 
+class JobNotFound(MLAPIError):
+    status_code = 404
+    type = "job_not_found"
+
+
+class InvalidJob(MLAPIError):
+    """A training job that cannot run as given (bad options, missing files)."""
+
+    status_code = 422
+    type = "invalid_training_job"
+
+
+class JobFinished(MLAPIError):
+    status_code = 409
+    type = "job_finished"
+
+
 class ModelUnavailable(RuntimeError):
     """The model folder is missing and could not be fetched; the message says what to do."""
 
