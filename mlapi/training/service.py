@@ -63,7 +63,7 @@ class JobService:
         self.store = store
         self.runner = runner
         self._registry = registry
-        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.started_at = time.time()
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
