@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -129,6 +130,7 @@ class Activation(BaseModel):
     reason: str
     version: str | None = None
     fingerprint: str | None = None
+    at: float = Field(default_factory=time.time, description="When it was decided.")
 
 
 class JobRecord(BaseModel):

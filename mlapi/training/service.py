@@ -3,7 +3,7 @@
 Every replica runs one supervisor loop. A job is driven by the replica that accepted it (its
 `owner`), which writes a heartbeat into the record at each pass; a run whose owner went quiet
 is taken over (a Kubernetes Job) or failed (a local process died with its replica). With a
-shared store (Redis), replicas that did not run a job load its model too once it is activated.
+shared store (Redis), the other replicas load a model too once one has activated it.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mlapi import metrics
-from mlapi.errors import InvalidJob, JobFinished, JobNotFound, MLAPIError
+from mlapi.errors import InvalidJob, JobFinished, JobNotFound
 from mlapi.kinds.base import MODEL_SETTINGS
 from mlapi.registry import Registry
 from mlapi.settings import Settings
+from mlapi.training.activation import Activator
 from mlapi.training.progress import progress_of, read_progress
 from mlapi.training.runners import Runner, RunSpec
 from mlapi.training.schemas import (
@@ -62,13 +63,11 @@ class JobService:
         self.settings = settings
         self.store = store
         self.runner = runner
-        self._registry = registry
+        self.activator = Activator(registry)
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        self.started_at = time.time()
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
-        self._followed: set[str] = set()
 
     # --- the API ---------------------------------------------------------------------------
 
@@ -134,7 +133,7 @@ class JobService:
         record = await self.get(job_id)
         if record.state != "succeeded":
             raise InvalidJob(f"job {job_id} is {record.state}; only a succeeded job's model loads")
-        activation = await self._load(record, "activated by POST /train/{id}/activate")
+        activation = await self.activator.load(record, "activated by POST /train/{id}/activate")
         record = record.model_copy(update={"activation": activation, "updated_at": time.time()})
         await self.store.put(record)
         return record
@@ -149,20 +148,30 @@ class JobService:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        if not self.runner.adopts:  # local processes end with the service
-            for record in await self.store.list():
-                if record.owner == self.owner and record.state in ACTIVE:
-                    await self.runner.cancel(self._spec(record))
-                    await self._finish(record, "failed", error="mlapi stopped while it ran")
-        await self.runner.close()
-        await self.store.close()
+        try:
+            if not self.runner.adopts:  # local processes end with the service
+                for record in await self.store.list():
+                    if record.owner == self.owner and record.state in ACTIVE:
+                        await self.runner.cancel(self._spec(record))
+                        await self._finish(record, "failed", error="mlapi stopped while it ran")
+        except Exception:  # the store is gone: still stop the runs and let the service stop
+            logger.warning("could not record the end of the running jobs", exc_info=True)
+        finally:
+            await self.runner.close()
+            await self.store.close()
 
     async def _supervise(self) -> None:
+        failing = False
         while True:
             try:
                 await self.tick()
+                if failing:
+                    logger.info("training supervisor passes again")
+                failing = False
             except Exception:  # a store or cluster hiccup: try again at the next pass
-                logger.warning("training supervisor pass failed", exc_info=True)
+                if not failing:  # once per outage, not at every pass
+                    logger.warning("training supervisor pass failed", exc_info=True)
+                failing = True
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.settings.train_poll_s)
             self._wake.clear()
@@ -194,7 +203,7 @@ class JobService:
                     running += 1
                 else:
                     await self.store.put(record.model_copy(update={"updated_at": time.time()}))
-            await self._follow(records)
+            await self.activator.follow(records)
             counts = {state: 0 for state in STATES}
             for record in await self.store.list():
                 counts[record.state] += 1
@@ -232,7 +241,8 @@ class JobService:
         if status.state == "failed":
             await self._finish(record, "failed", error=status.error)
             return False
-        activation = await self._activation(record)
+        await self.store.put(record.model_copy(update={"updated_at": time.time()}))  # heartbeat
+        activation = await self.activator.on_success(record)
         await self._finish(record, "succeeded", activation=activation)
         return False
 
@@ -276,61 +286,6 @@ class JobService:
             logger.error("training job failed: %s", error, extra={**fields, "error": error})
         else:
             logger.info("training job %s", state, extra=fields)
-
-    async def _activation(self, record: JobRecord) -> Activation:
-        request, accuracy = record.request, record.progress.eval_accuracy
-        if not request.activate:
-            return Activation(activated=False, reason="activate was false: kept at output_path")
-        if accuracy is None or accuracy < request.min_eval_accuracy:
-            return Activation(
-                activated=False,
-                reason=f"eval_accuracy {accuracy} is below min_eval_accuracy "
-                f"{request.min_eval_accuracy}: kept at output_path, not serving "
-                "(POST /train/{id}/activate serves it anyway)",
-            )
-        return await self._load(
-            record, f"eval_accuracy {accuracy:.4f} >= min_eval_accuracy {request.min_eval_accuracy}"
-        )
-
-    async def _load(self, record: JobRecord, reason: str) -> Activation:
-        registry = self._registry()
-        if registry is None:
-            return Activation(activated=False, reason="the models are not loaded yet")
-        try:
-            deployment = await registry.load(
-                record.model, Path(record.output_path), overrides=record.request.model_settings
-            )
-        except MLAPIError as exc:
-            return Activation(activated=False, reason=f"the load failed: {exc.message}")
-        self._followed.add(record.id)
-        return Activation(
-            activated=True,
-            reason=reason,
-            version=deployment.version,
-            fingerprint=deployment.servable.fingerprint,
-        )
-
-    async def _follow(self, records: list[JobRecord]) -> None:
-        """Loads models that another replica activated since this one started."""
-        registry = self._registry()
-        for record in records:
-            activation = record.activation
-            if (
-                registry is None
-                or record.id in self._followed
-                or record.owner == self.owner
-                or activation is None
-                or not activation.activated
-                or (record.finished_at or 0) < self.started_at
-            ):
-                continue
-            self._followed.add(record.id)
-            try:
-                await registry.load(
-                    record.model, Path(record.output_path), overrides=record.request.model_settings
-                )
-            except MLAPIError as exc:
-                logger.error("could not follow activation of job %s: %s", record.id, exc.message)
 
 
 def _write(path: Path, data: bytes) -> None:
