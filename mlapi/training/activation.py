@@ -13,6 +13,7 @@ from mlapi.registry import Registry
 from mlapi.training.schemas import Activation, JobRecord
 
 logger = logging.getLogger("mlapi.training")
+KIND = "text-classifier"  # what the trainer makes
 
 
 class Activator:
@@ -20,6 +21,12 @@ class Activator:
         self._registry = registry
         self.started_at = time.time()
         self._loaded: set[tuple[str, str | None]] = set()  # (job, activation version) here
+
+    def kind_of(self, name: str) -> str | None:
+        """The kind of the model serving under `name` here, None when there is none."""
+        registry = self._registry()
+        slot = registry.slots.get(name) if registry is not None else None
+        return slot.spec.kind if slot is not None else None
 
     async def on_success(self, record: JobRecord) -> Activation:
         """The job's own rule: `activate` and `eval_accuracy >= min_eval_accuracy`."""
@@ -45,7 +52,10 @@ class Activator:
             return Activation(activated=False, reason="the models are not loaded yet")
         try:
             deployment = await registry.load(
-                record.model, Path(record.output_path), overrides=record.request.model_settings
+                record.model,
+                Path(record.output_path),
+                kind=KIND,
+                overrides=record.request.model_settings,
             )
         except MLAPIError as exc:
             return Activation(activated=False, reason=f"the load failed: {exc.message}")
@@ -73,7 +83,10 @@ class Activator:
             self._loaded.add(key)
             try:
                 await registry.load(
-                    record.model, Path(record.output_path), overrides=record.request.model_settings
+                    record.model,
+                    Path(record.output_path),
+                    kind=KIND,
+                    overrides=record.request.model_settings,
                 )
             except MLAPIError as exc:
                 logger.error("could not follow activation of job %s: %s", record.id, exc.message)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from mlapi.errors import InvalidJob, InvalidJSON, NotReady
+from mlapi.errors import BodyTooLarge, InvalidJob, InvalidJSON, NotReady
 from mlapi.parsing import read_body
 from mlapi.routes import ServiceDep
 from mlapi.schemas import ErrorBody
@@ -65,7 +65,15 @@ def parse_request(body: bytes) -> TrainRequest:
 async def train(request: Request, jobs: JobsDep) -> Response:
     """Queues a run of the trainer; poll the Location for its state and progress."""
     limit = jobs.settings.train_max_upload_bytes + BODY_OVERHEAD
-    record = await jobs.submit(parse_request(await read_body(request, limit)))
+    try:
+        body = await read_body(request, limit)
+    except BodyTooLarge as exc:
+        raise BodyTooLarge(
+            f"a job request is at most {limit} bytes (MLAPI_TRAIN_MAX_UPLOAD_BYTES + 64 KiB)",
+            limit="train_max_upload_bytes",
+            headers=exc.headers,
+        ) from None
+    record = await jobs.submit(parse_request(body))
     return Response(
         record.model_dump_json(),
         status_code=202,

@@ -23,7 +23,7 @@ from mlapi.errors import InvalidJob, JobFinished, JobNotFound
 from mlapi.kinds.base import MODEL_SETTINGS
 from mlapi.registry import Registry
 from mlapi.settings import Settings
-from mlapi.training.activation import Activator
+from mlapi.training.activation import KIND, Activator
 from mlapi.training.progress import progress_of, read_progress
 from mlapi.training.runners import Runner, RunSpec
 from mlapi.training.schemas import (
@@ -77,6 +77,9 @@ class JobService:
         base = Path(request.base_model)
         if not (base / "config.json").is_file():
             raise InvalidJob(f"base_model {base} is not a model folder (no config.json there)")
+        serving = self.activator.kind_of(request.model)
+        if serving not in (None, KIND):
+            raise InvalidJob(f"model {request.model!r} is a {serving} model, not a {KIND}")
         unknown = set(request.model_settings or {}) - MODEL_SETTINGS
         if unknown:
             raise InvalidJob(f"model_settings holds unknown settings {sorted(unknown)}")
@@ -247,9 +250,11 @@ class JobService:
         return False
 
     async def _take_over(self, record: JobRecord) -> JobRecord:
-        if self.runner.adopts and record.runner == self.runner.name:
+        unstarted = record.state == "queued"
+        if unstarted or (self.runner.adopts and record.runner == self.runner.name):
             logger.info("training job taken over", extra={"job": record.id, "from": record.owner})
-            record = record.model_copy(update={"owner": self.owner, "updated_at": time.time()})
+            update = {"owner": self.owner, "updated_at": time.time(), "runner": self.runner.name}
+            record = record.model_copy(update=update)
             await self.store.put(record)
             return record
         quiet = round(time.time() - record.updated_at)

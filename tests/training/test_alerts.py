@@ -14,10 +14,11 @@ from sentry_sdk.transport import Transport
 
 from mlapi import metrics
 from mlapi.settings import Settings
-from mlapi.training.runners import RunSpec, RunStatus
+from mlapi.training.runners import RunStatus
 from mlapi.training.schemas import TrainRequest
 from mlapi.training.service import JobService
 from mlapi.training.store import SQLiteJobStore
+from tests.training.fake_runner import ScriptedRunner
 
 
 class Recorder(Transport):
@@ -27,31 +28,17 @@ class Recorder(Transport):
         self.events += [item.payload.json for item in envelope.items if item.payload.json]
 
 
-class FailingRunner:
-    """A runner whose every run fails at its first poll (as an OOM-killed pod would)."""
-
-    name = "local"
-    adopts = False
-
-    async def start(self, spec: RunSpec) -> None:
-        return None
-
-    async def poll(self, spec: RunSpec) -> RunStatus:
-        return RunStatus("failed", "trainer exited with status 137: killed")
-
-    async def cancel(self, spec: RunSpec) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
-
-
 def test_a_failure_is_logged_counted_and_sent_to_sentry(
     tmp_path: Path, model_dir: Path, dataset: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     sentry_sdk.init(dsn="https://public@sentry.invalid/1", transport=Recorder)
     settings = Settings(train_dir=tmp_path / "train")
-    service = JobService(settings, SQLiteJobStore(tmp_path / "j.db"), FailingRunner(), lambda: None)
+    service = JobService(
+        settings,
+        SQLiteJobStore(tmp_path / "j.db"),
+        ScriptedRunner(RunStatus("failed", "trainer exited with status 137: killed")),
+        lambda: None,
+    )
     request = TrainRequest(model="m", base_model=str(model_dir), dataset=str(dataset))
     before = metrics.TRAIN_FINISHED.labels(state="failed")._value.get()
 

@@ -75,7 +75,8 @@ def test_an_upload_over_the_limit_is_413(
 ) -> None:
     rows = "sentence\tlabel\n" + "good fun movie\t1\n" * 700_000  # > 10 MB
     body = job_body(model_dir, dataset_content=rows)
-    assert error(train_client, body, 413).startswith("body_too_large")
+    found = error(train_client, body, 413)
+    assert found.startswith("body_too_large") and "MLAPI_TRAIN_MAX_UPLOAD_BYTES" in found
 
 
 def test_unknown_jobs_are_404(train_client: TestClient) -> None:
@@ -84,3 +85,19 @@ def test_unknown_jobs_are_404(train_client: TestClient) -> None:
         assert answer.status_code == 404 and answer.json()["error"]["type"] == "job_not_found"
     answer = train_client.post("/train/0123456789abcdef/activate", headers=ADMIN)
     assert answer.status_code == 404
+
+
+def test_a_model_of_another_kind_cannot_be_replaced_by_a_classifier(
+    train_client: TestClient, model_dir: Path, dataset: Path, tmp_path: Path
+) -> None:
+    from trainer.tabular import train
+
+    train(tmp_path / "cancer")
+    loaded = train_client.post(
+        "/models/cancer/load",
+        json={"path": str(tmp_path / "cancer"), "kind": "tabular"},
+        headers=ADMIN,
+    )
+    assert loaded.status_code == 200, loaded.text
+    found = error(train_client, job_body(model_dir, dataset, model="cancer"), 422)
+    assert "model 'cancer' is a tabular model, not a text-classifier" in found
