@@ -64,6 +64,9 @@ class JobService:
         self.store = store
         self.runner = runner
         self.activator = Activator(registry)
+        for state in STATES:  # every series from the start, at zero (alerts use increase())
+            metrics.TRAIN_FINISHED.labels(state=state)
+            metrics.TRAIN_SECONDS.labels(state=state)
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()

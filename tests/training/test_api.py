@@ -6,7 +6,14 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from mlapi import metrics
 from tests.training.conftest import ADMIN, job_body, wait_for
+
+
+def finished(state: str) -> float:
+    """Jobs this process saw end in `state` (the counter is process-wide)."""
+    count: float = metrics.TRAIN_FINISHED.labels(state=state)._value.get()
+    return count
 
 
 def trainer_processes(job_id: str) -> list[str]:
@@ -26,6 +33,7 @@ def trainer_processes(job_id: str) -> list[str]:
 def test_a_job_trains_activates_and_serves(
     train_client: TestClient, model_dir: Path, dataset: Path
 ) -> None:
+    succeeded_before = finished("succeeded")
     before = train_client.post("/predict", json={"text": ["fun"]}).headers["X-MLAPI-Model-Version"]
     answer = train_client.post("/train", json=job_body(model_dir, dataset), headers=ADMIN)
     assert answer.status_code == 202, answer.text
@@ -49,7 +57,8 @@ def test_a_job_trains_activates_and_serves(
     assert [j["id"] for j in listed] == [job["id"]]
     metrics = train_client.get("/metrics").text
     assert 'mlapi_train_jobs{state="succeeded"} 1.0' in metrics
-    assert 'mlapi_train_job_seconds_count{state="succeeded"} 1.0' in metrics
+    assert 'mlapi_train_jobs_finished_total{state="failed"}' in metrics
+    assert finished("succeeded") == succeeded_before + 1
 
 
 def test_bad_data_fails_with_the_trainers_message(
