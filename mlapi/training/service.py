@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mlapi import metrics
-from mlapi.errors import InvalidJob, JobFinished, JobNotFound
+from mlapi.errors import BodyTooLarge, InvalidJob, JobFinished, JobNotFound
 from mlapi.kinds.base import MODEL_SETTINGS
 from mlapi.registry import Registry
 from mlapi.settings import Settings
@@ -89,7 +89,7 @@ class JobService:
         if request.dataset_content is not None:
             data = request.dataset_content.encode()
             if len(data) > self.settings.train_max_upload_bytes:
-                raise InvalidJob(
+                raise BodyTooLarge(
                     f"dataset_content is larger than {self.settings.train_max_upload_bytes} "
                     "bytes (MLAPI_TRAIN_MAX_UPLOAD_BYTES)",
                     limit="train_max_upload_bytes",

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from mlapi.app import create_app
+from mlapi.settings import Settings
 from tests.training.conftest import ADMIN, job_body
 
 
@@ -77,6 +79,18 @@ def test_an_upload_over_the_limit_is_413(
     body = job_body(model_dir, dataset_content=rows)
     found = error(train_client, body, 413)
     assert found.startswith("body_too_large") and "MLAPI_TRAIN_MAX_UPLOAD_BYTES" in found
+
+
+def test_an_upload_just_over_the_limit_is_413_too(
+    train_settings: Settings, model_dir: Path
+) -> None:
+    small = train_settings.model_copy(update={"train_max_upload_bytes": 1000})
+    with TestClient(create_app(small)) as client:
+        body = job_body(model_dir, dataset_content="sentence\tlabel\n" + "fun\t1\n" * 200)
+        found = error(client, body, 413)
+    assert found == (
+        "body_too_large: dataset_content is larger than 1000 bytes (MLAPI_TRAIN_MAX_UPLOAD_BYTES)"
+    )
 
 
 def test_unknown_jobs_are_404(train_client: TestClient) -> None:
