@@ -23,6 +23,8 @@ from mlapi.registry import Registry
 from mlapi.routes import Service, router
 from mlapi.runtime import Classifier
 from mlapi.settings import Settings
+from mlapi.training import api as train_api
+from mlapi.training.build import build_job_service
 
 Loader = Callable[[Settings, Path], Classifier]
 logger = logging.getLogger("mlapi")
@@ -70,12 +72,16 @@ def create_app(
         registry = build_registry(settings, loader)
         await registry.start()
         service.registry = registry
+        training = build_job_service(settings, lambda: service.registry)
+        await training.start()
+        app.state.training = training
         lifecycle.mark_ready()
         logger.info("ready", extra={"models": registry.index()})
         try:
             yield
         finally:
             lifecycle.begin_drain()
+            await training.close()
             await registry.close(settings.drain_grace_s)
             logger.info("stopped")
 
@@ -90,6 +96,7 @@ def create_app(
     app.include_router(router)
     app.include_router(v2.router)
     app.include_router(embeddings_api.router)
+    app.include_router(train_api.router)
     install_error_handlers(app)
     Instrumentator(
         should_group_status_codes=False,

@@ -75,6 +75,23 @@ class ModelLoadFailed(MLAPIError):
     type = "model_load_failed"
 
 
+class JobNotFound(MLAPIError):
+    status_code = 404
+    type = "job_not_found"
+
+
+class InvalidJob(MLAPIError):
+    """A training job that cannot run as given (bad options, missing files)."""
+
+    status_code = 422
+    type = "invalid_training_job"
+
+
+class JobFinished(MLAPIError):
+    status_code = 409
+    type = "job_finished"
+
+
 class BodyTooLarge(MLAPIError):
     status_code = 413
     type = "body_too_large"

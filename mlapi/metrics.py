@@ -67,3 +67,16 @@ CRASHED_INPUTS = Counter(
     ["model", "outcome"],
 )
 READY = Gauge("mlapi_ready", "1 when /ready answers 200.")
+
+# Training jobs (POST /train).
+TRAIN_BUCKETS = (10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 21600, 43200)
+TRAIN_JOBS = Gauge("mlapi_train_jobs", "Training job records in the store, by state.", ["state"])
+TRAIN_FINISHED = Counter(
+    "mlapi_train_jobs_finished", "Training jobs this replica saw end, by state.", ["state"]
+)
+TRAIN_SECONDS = Histogram(
+    "mlapi_train_job_seconds",
+    "Wall time of a training job from its start to its end, by final state.",
+    ["state"],
+    buckets=TRAIN_BUCKETS,
+)

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 
 "$PYTHON" -m pip install --quiet "torch==2.13.0"
-"$PYTHON" -m pip install --quiet -e ".[torch,onnx,export,train,tabular,dev]"
+"$PYTHON" -m pip install --quiet -e ".[torch,onnx,export,train,tabular,kubernetes,dev]"
 
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)

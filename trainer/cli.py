@@ -10,6 +10,7 @@ from pathlib import Path
 
 from trainer.config import TrainConfig
 from trainer.errors import TrainerError
+from trainer.progress import ProgressWriter
 from trainer.run import check_config, run
 
 
@@ -73,11 +74,16 @@ def parse(argv: list[str] | None) -> TrainConfig:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     config = parse(argv)
+    progress = ProgressWriter(config.output)
     try:
         check_config(config)
-        metrics = run(config)
+        metrics = run(config, progress)
     except TrainerError as exc:
+        progress.update(force=True, state="failed", error=str(exc))
         print(f"trainer: error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # still crash loudly, but leave the cause where a supervisor reads
+        progress.update(force=True, state="failed", error=f"{type(exc).__name__}: {exc}")
+        raise
     print(json.dumps({k: v for k, v in metrics.items() if k != "config"}, indent=2))
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,10 +48,21 @@ def _save(path: Path, state: dict[str, Any]) -> None:
     tmp.replace(path)  # atomic: an interrupted save never leaves a broken checkpoint
 
 
+OnStep = Callable[[int, int, float], None]
+
+
 def train(
-    model: Any, tokenizer: Any, examples: Sequence[Example], config: TrainConfig, workdir: Path
+    model: Any,
+    tokenizer: Any,
+    examples: Sequence[Example],
+    config: TrainConfig,
+    workdir: Path,
+    on_step: OnStep | None = None,
 ) -> LoopResult:
-    """Trains in place. Resumes from workdir/checkpoint.pt when it exists."""
+    """Trains in place. Resumes from workdir/checkpoint.pt when it exists.
+
+    `on_step(step, total, recent mean loss)` is called after every step.
+    """
     per_epoch = math.ceil(len(examples) / config.batch_size)
     total = config.max_steps or max(1, int(per_epoch * config.epochs))
     optimizer = torch.optim.AdamW(
@@ -102,7 +113,10 @@ def train(
         step += 1
         losses.append(loss.item())
         progress.update(1)
-        progress.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
+        recent = float(np.mean(losses[-50:]))
+        progress.set_postfix(loss=f"{recent:.4f}")
+        if on_step is not None:
+            on_step(step, total, recent)
         if step % config.save_every == 0 or step == stop:
             _save(
                 checkpoint,

@@ -18,6 +18,7 @@ from trainer.data import Example, load_sst2_hub, read_table, split_eval
 from trainer.errors import TrainerError
 from trainer.loop import predict, seed_everything, train
 from trainer.metrics import accuracy, f1
+from trainer.progress import ProgressWriter
 
 logger = logging.getLogger("trainer")
 
@@ -83,7 +84,9 @@ def _export_agreement(output: Path, texts: list[str], max_length: int) -> dict[s
     return found
 
 
-def run(config: TrainConfig) -> dict[str, Any]:
+def run(config: TrainConfig, progress: ProgressWriter | None = None) -> dict[str, Any]:
+    """Trains, evaluates and writes the model folder; `progress` hears of every step."""
+    progress = progress or ProgressWriter(config.output)
     if config.threads:
         torch.set_num_threads(config.threads)
     seed_everything(config.seed)
@@ -94,10 +97,18 @@ def run(config: TrainConfig) -> dict[str, Any]:
     config.output.mkdir(parents=True, exist_ok=True)
     model, tokenizer = _load_model(config)
     started = time.monotonic()
-    result = train(model, tokenizer, train_set, config, config.output)
+    result = train(
+        model,
+        tokenizer,
+        train_set,
+        config,
+        config.output,
+        on_step=lambda step, total, loss: progress.update(step=step, total_steps=total, loss=loss),
+    )
     train_seconds = time.monotonic() - started
     if not result.finished:
         logger.info("stopped at step %d; run the same command again to resume", result.steps)
+        progress.update(force=True, state="stopped", step=result.steps)
         return {"steps": result.steps, "finished": False}
     texts = [e.text for e in eval_set]
     truth = [e.label for e in eval_set]
@@ -120,6 +131,13 @@ def run(config: TrainConfig) -> dict[str, Any]:
     (config.output / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     write_card(config.output, metrics)
     (config.output / "checkpoint.pt").unlink(missing_ok=True)
+    progress.update(
+        force=True,
+        state="succeeded",
+        step=result.steps,
+        loss=metrics["last_loss"],
+        eval_accuracy=metrics["eval_accuracy"],
+    )
     return metrics
 
 

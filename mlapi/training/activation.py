@@ -1,0 +1,92 @@
+"""Puts trained models into this replica's registry: on success when the job's threshold is
+met, on an admin's request, and on other replicas once one has activated a model."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from mlapi.errors import MLAPIError
+from mlapi.registry import Registry
+from mlapi.training.schemas import Activation, JobRecord
+
+logger = logging.getLogger("mlapi.training")
+KIND = "text-classifier"  # what the trainer makes
+
+
+class Activator:
+    def __init__(self, registry: Callable[[], Registry | None]) -> None:
+        self._registry = registry
+        self.started_at = time.time()
+        self._loaded: set[tuple[str, str | None]] = set()  # (job, activation version) here
+
+    def kind_of(self, name: str) -> str | None:
+        """The kind of the model serving under `name` here, None when there is none."""
+        registry = self._registry()
+        slot = registry.slots.get(name) if registry is not None else None
+        return slot.spec.kind if slot is not None else None
+
+    async def on_success(self, record: JobRecord) -> Activation:
+        """The job's own rule: `activate` and `eval_accuracy >= min_eval_accuracy`."""
+        request, accuracy = record.request, record.progress.eval_accuracy
+        if not request.activate:
+            return Activation(activated=False, reason="activate was false: kept at output_path")
+        if accuracy is None or accuracy < request.min_eval_accuracy:
+            return Activation(
+                activated=False,
+                reason=f"eval_accuracy {accuracy} is below min_eval_accuracy "
+                f"{request.min_eval_accuracy}: kept at output_path, not serving "
+                "(POST /train/{id}/activate serves it anyway)",
+            )
+        threshold = request.min_eval_accuracy
+        return await self.load(
+            record, f"eval_accuracy {accuracy:.4f} >= min_eval_accuracy {threshold}"
+        )
+
+    async def load(self, record: JobRecord, reason: str) -> Activation:
+        """Loads the job's model through the registry's live swap (old version serves meanwhile)."""
+        registry = self._registry()
+        if registry is None:
+            return Activation(activated=False, reason="the models are not loaded yet")
+        try:
+            deployment = await registry.load(
+                record.model,
+                Path(record.output_path),
+                kind=KIND,
+                overrides=record.request.model_settings,
+            )
+        except MLAPIError as exc:
+            return Activation(activated=False, reason=f"the load failed: {exc.message}")
+        activation = Activation(
+            activated=True,
+            reason=reason,
+            version=deployment.version,
+            fingerprint=deployment.servable.fingerprint,
+        )
+        self._loaded.add((record.id, activation.version))
+        return activation
+
+    async def follow(self, records: Iterable[JobRecord]) -> None:
+        """Loads what another replica activated since this one started (a shared store)."""
+        registry = self._registry()
+        if registry is None:
+            return
+        for record in records:
+            activation = record.activation
+            if activation is None or not activation.activated or activation.at < self.started_at:
+                continue
+            key = (record.id, activation.version)
+            if key in self._loaded:
+                continue
+            self._loaded.add(key)
+            try:
+                await registry.load(
+                    record.model,
+                    Path(record.output_path),
+                    kind=KIND,
+                    overrides=record.request.model_settings,
+                )
+            except MLAPIError as exc:
+                logger.error("could not follow activation of job %s: %s", record.id, exc.message)

@@ -1,0 +1,77 @@
+"""A tiny base model, a tiny TSV it learns in seconds, and an app with the train API on."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from mlapi.app import create_app
+from mlapi.settings import Settings
+from tests.trainer.conftest import write_dataset
+
+ADMIN = {"Authorization": "Bearer admin-key"}
+# The trainer's options for a run of a few seconds that the tiny model learns well.
+FAST = {
+    "max_steps": 100,
+    "batch_size": 8,
+    "learning_rate": 5e-3,
+    "max_length": 16,
+    "eval_size": 32,
+    "save_every": 20,
+}
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    return write_dataset(tmp_path / "train.tsv")
+
+
+@pytest.fixture
+def train_settings(model_dir: Path, tmp_path: Path) -> Settings:
+    return Settings(
+        model_dir=model_dir,
+        variant="torch-fp32",
+        trial_dir=None,
+        threads=1,
+        warmup_batches=1,
+        access_log=False,
+        admin_keys="admin-key",  # type: ignore[arg-type]
+        train_dir=tmp_path / "train",
+        train_poll_s=0.2,
+    )
+
+
+@pytest.fixture
+def train_client(train_settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(train_settings)) as client:
+        yield client
+
+
+def job_body(base: Path, dataset: Path | None = None, **changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model": "default",
+        "base_model": str(base),
+        "hyperparameters": dict(FAST),
+        "activate": True,
+        "min_eval_accuracy": 0.7,
+    }
+    if dataset is not None:
+        body["dataset"] = str(dataset)
+    body.update(changes)
+    return body
+
+
+def wait_for(client: Any, job_id: str, states: set[str], timeout: float = 180) -> dict[str, Any]:
+    """Polls GET /train/{id} until the job is in one of `states`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        record: dict[str, Any] = client.get(f"/train/{job_id}", headers=ADMIN).json()
+        if record["state"] in states:
+            return record
+        time.sleep(0.2)
+    raise TimeoutError(f"job {job_id} not in {states} after {timeout} s: {record}")
