@@ -86,6 +86,10 @@ class Servable(abc.ABC):
 
     fingerprint: str
     runtime_attrs: ClassVar[tuple[str, ...]] = ()
+    # Loading left memory behind that a fresh process loading the same version would not hold
+    # (a variant trial that loaded every candidate, its result stored): a worker process is
+    # then started once more before it serves.
+    reload_saves_memory: bool = False
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k not in self.runtime_attrs}

@@ -42,6 +42,8 @@ class ClassifierServable(Servable):
         self.info = classifier.info
         self.fingerprint = classifier.info.fingerprint
         self.labels = classifier.info.labels
+        selection = classifier.info.selection or {}
+        self.reload_saves_memory = bool(selection.get("stored") and not selection.get("reused"))
 
     def run(self, keys: list[str]) -> list[bytes]:
         return encode_rows(self.labels, self.classifier.predict(keys))

@@ -46,6 +46,7 @@ class Choice:
     trials: list[Trial]
     reused: bool = False
     seconds: float = 0.0
+    stored: bool = False  # kept in trial_dir: a fresh process would reuse it
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -153,7 +154,12 @@ def choose(settings: Settings, model_dir: Path) -> tuple[Classifier, Choice]:
         try:
             data = json.loads(store.read_text())
             choice = Choice(
-                data["variant"], tuple(data["cpu"]), [Trial(**t) for t in data["trials"]], True
+                data["variant"],
+                tuple(data["cpu"]),
+                [Trial(**t) for t in data["trials"]],
+                reused=True,
+                seconds=float(data.get("seconds", 0.0)),
+                stored=True,
             )
             return _load(VARIANTS[choice.variant], settings, model_dir), choice
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -163,6 +169,7 @@ def choose(settings: Settings, model_dir: Path) -> tuple[Classifier, Choice]:
         try:
             store.parent.mkdir(parents=True, exist_ok=True)
             store.write_text(json.dumps(choice.as_dict()) + "\n")
+            choice.stored = True
         except OSError as exc:
             logger.warning("could not keep the trial in %s: %s", store, exc)
     return classifier, choice

@@ -49,6 +49,10 @@ class WorkerPool:
         then reuse). Returns the servable without its runtime, for parsing and formatting."""
         try:
             servable = await self.workers[0].start()
+            if servable.reload_saves_memory:  # e.g. after a variant trial: only its choice
+                logger.info("starting worker 0 of %s again to free the trial", self.spec.name)
+                await self.workers[0].stop()
+                servable = await self.workers[0].start()
             await asyncio.gather(*(w.start() for w in self.workers[1:]))
         except WorkerStartFailed:
             await asyncio.gather(*(w.stop() for w in self.workers))

@@ -1,0 +1,50 @@
+"""After a variant trial, the worker is started once more: it serves holding only the choice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from mlapi.app import create_app
+from mlapi.settings import Settings
+
+
+def test_a_worker_that_ran_the_trial_is_replaced_by_one_that_reuses_it(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    trials = tmp_path / "trials"
+    settings = Settings(
+        model_dir=model_dir,
+        variant="auto",
+        auto_variants="onnx-fp32,onnx-int8-mixed",
+        trial_dir=trials,
+        workers=1,
+        threads=1,
+        warmup_batches=1,
+        access_log=False,
+    )
+    with TestClient(create_app(settings)) as client:
+        selection = client.get("/model").json()["selection"]
+        workers = client.get("/stats").json()["models"]["default"]["workers"]
+        assert client.post("/predict", json={"text": ["fine"]}).status_code == 200
+    assert len(list(trials.glob("*.json"))) == 1  # the trial ran in this start, and was kept
+    assert selection["reused"] and selection["stored"]  # ... and the serving worker reused it
+    assert selection["seconds"] > 0 and len(selection["trials"]) >= 2
+    assert [w["restarts"] for w in workers] == [0]  # not counted as a crash restart
+
+
+def test_without_a_trial_dir_the_worker_keeps_its_trial(model_dir: Path) -> None:
+    settings = Settings(
+        model_dir=model_dir,
+        variant="auto",
+        auto_variants="onnx-fp32",
+        trial_dir=None,
+        workers=1,
+        threads=1,
+        warmup_batches=1,
+        access_log=False,
+    )
+    with TestClient(create_app(settings)) as client:
+        selection = client.get("/model").json()["selection"]
+    assert not selection["reused"] and not selection["stored"]
