@@ -99,6 +99,12 @@ ROWS: list[tuple[str, list[tuple[str, str, list[tuple[str, str]], int]]]] = [
                 [("crashed_inputs", "{{model}} {{outcome}}")],
                 12,
             ),
+            (
+                "Training jobs: records by state, and jobs ended",
+                "short",
+                [("train_jobs", "records {{state}}"), ("train_finished", "ended {{state}}")],
+                12,
+            ),
         ],
     ),
     (

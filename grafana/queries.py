@@ -40,6 +40,8 @@ QUERIES: dict[str, str] = {
     "crashed_inputs": (
         f"sum by (model, outcome) (increase(mlapi_inputs_crashed_model_total{{{SEL}}}[{W}]))"
     ),
+    "train_jobs": f"max by (state) (mlapi_train_jobs{{{SEL}}})",
+    "train_finished": (f"sum by (state) (increase(mlapi_train_jobs_finished_total{{{SEL}}}[{W}]))"),
     "batch_size_avg": (
         f"sum(rate(mlapi_batch_size_sum{{{SEL}}}[{W}]))"
         f" / sum(rate(mlapi_batch_size_count{{{SEL}}}[{W}]))"
