@@ -63,7 +63,7 @@ def run(settings: Settings | None = None) -> None:
         app,
         host=settings.host,
         port=settings.port,
-        loop="uvloop",
+        loop=settings.loop,
         http="httptools",
         access_log=False,
         log_config=None,

@@ -222,6 +222,12 @@ class Settings(BaseSettings):
     access_log: bool = Field(True, description="One JSON line per request.")
     sentry_dsn: str | None = Field(None, description="Enables Sentry error reporting.")
     sentry_traces_rate: float = Field(0.0, ge=0, le=1, description="Sentry trace sample rate.")
+    loop: Literal["asyncio", "uvloop"] = Field(
+        "asyncio",
+        description="Event loop of `python -m mlapi`. uvloop's libuv accepts one connection "
+        "per loop iteration, so under load new connections can wait in the listen queue for "
+        "seconds (README, Stress test).",
+    )
     host: str = Field("0.0.0.0", description="Bind address of `python -m mlapi`.")
     port: int = Field(8000, ge=1, le=65535, description="Port of `python -m mlapi`.")
 
