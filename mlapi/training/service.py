@@ -71,6 +71,7 @@ class JobService:
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
 
     # --- the API ---------------------------------------------------------------------------
 
@@ -150,10 +151,16 @@ class JobService:
         self._task = asyncio.create_task(self._supervise(), name="mlapi-training")
 
     async def close(self) -> None:
+        # A flag, not only a cancel: on Python 3.11 a cancel that lands as `wait_for` times out
+        # can be swallowed, and the supervisor would poll on while the service waits for it.
+        self._closing = True
+        self._wake.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            done, _ = await asyncio.wait({self._task}, timeout=self.settings.train_poll_s + 5)
+            if not done:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
         try:
             if not self.runner.adopts:  # local processes end with the service
                 for record in await self.store.list():
@@ -168,7 +175,7 @@ class JobService:
 
     async def _supervise(self) -> None:
         failing = False
-        while True:
+        while not self._closing:
             try:
                 await self.tick()
                 if failing:
