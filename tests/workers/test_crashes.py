@@ -139,3 +139,19 @@ def test_workers_stop_with_the_server(tmp_path: Path, model_dir: Path) -> None:
     while any(Path(f"/proc/{pid}").exists() for pid in pids):
         assert time.monotonic() < deadline, "worker processes outlived the server"
         time.sleep(0.05)
+
+
+def test_a_worker_that_hangs_past_the_batch_timeout_is_killed_and_replaced(
+    tmp_path: Path, model_dir: Path
+) -> None:
+    process = start(tmp_path, model_dir, "hang", MLAPI_WORKER_BATCH_TIMEOUT_S="0.3")
+    try:
+        stuck = httpx.post(f"{process.url}/predict", json={"text": [f"{SLOW} hangs"]}, timeout=60)
+        assert stuck.status_code == 422  # held its worker past the timeout, twice
+        assert stuck.json()["error"]["type"] == "input_crashed_model"
+        fine = httpx.post(f"{process.url}/predict", json={"text": ["fine"]}, timeout=60)
+        assert fine.status_code == 200
+        wait_for_workers(process.url)
+        assert restarts(process.url) == 2  # both killed, both replaced
+    finally:
+        process.stop()
