@@ -38,9 +38,6 @@ class PoisonList:
                 password=password.get_secret_value() if password else None,
             )
 
-    def __len__(self) -> int:
-        return len(self._local)
-
     async def find(self, keys: Sequence[str]) -> set[str]:
         """The keys known to kill the model (one Redis round trip when Redis is configured)."""
         digests = [digest(k) for k in keys]

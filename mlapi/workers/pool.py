@@ -149,10 +149,6 @@ class WorkerPool:
             self._alive.inc()
             self._idle.put_nowait(worker)
 
-    @property
-    def busy(self) -> int:
-        return sum(1 for w in self.workers if w.state == "busy")
-
     def describe(self) -> list[dict[str, Any]]:
         return [{**w.describe(), "restarts": self.restarts[w.index]} for w in self.workers]
 

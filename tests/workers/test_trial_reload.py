@@ -10,20 +10,24 @@ from mlapi.app import create_app
 from mlapi.settings import Settings
 
 
-def test_a_worker_that_ran_the_trial_is_replaced_by_one_that_reuses_it(
-    model_dir: Path, tmp_path: Path
-) -> None:
-    trials = tmp_path / "trials"
-    settings = Settings(
+def auto_settings(model_dir: Path, candidates: str, trial_dir: Path | None) -> Settings:
+    return Settings(
         model_dir=model_dir,
         variant="auto",
-        auto_variants="onnx-fp32,onnx-int8-mixed",
-        trial_dir=trials,
+        auto_variants=candidates,
+        trial_dir=trial_dir,
         workers=1,
         threads=1,
         warmup_batches=1,
         access_log=False,
     )
+
+
+def test_a_worker_that_ran_the_trial_is_replaced_by_one_that_reuses_it(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    trials = tmp_path / "trials"
+    settings = auto_settings(model_dir, "onnx-fp32,onnx-int8-mixed", trials)
     with TestClient(create_app(settings)) as client:
         selection = client.get("/model").json()["selection"]
         workers = client.get("/stats").json()["models"]["default"]["workers"]
@@ -35,16 +39,7 @@ def test_a_worker_that_ran_the_trial_is_replaced_by_one_that_reuses_it(
 
 
 def test_without_a_trial_dir_the_worker_keeps_its_trial(model_dir: Path) -> None:
-    settings = Settings(
-        model_dir=model_dir,
-        variant="auto",
-        auto_variants="onnx-fp32",
-        trial_dir=None,
-        workers=1,
-        threads=1,
-        warmup_batches=1,
-        access_log=False,
-    )
+    settings = auto_settings(model_dir, "onnx-fp32", None)
     with TestClient(create_app(settings)) as client:
         selection = client.get("/model").json()["selection"]
     assert not selection["reused"] and not selection["stored"]
