@@ -124,7 +124,7 @@ def test_five_swaps_under_load(model_dir: Path, second_model_dir: Path, tmp_path
         f"swap calls {[round(s, 3) for s in swaps]} s; RSS {start_rss // 1024} MB at start, "
         f"peak {peak_rss // 1024} MB"
     )
-    # A swap starts a worker process beside the serving one (imports and model load, about
-    # 0.4 s of CPU for this model) on the same 2 CPUs: latency rises for that moment only.
+    # A swap starts a worker process beside the serving one (interpreter, imports, model load)
+    # on the same 2 CPUs: latency rises for that moment only.
     assert p99_during <= max(4 * p99_before, 0.05)
     assert peak_rss - start_rss < 300 * 1024  # two versions at most, never a pile of them
