@@ -1,9 +1,16 @@
-"""Side-by-side SLO report of stress runs: SLI, error budget spent, verdict; and a plot."""
+"""Side-by-side SLO report of stress runs: SLI, error budget spent, verdict; and a plot.
+
+With the seed's design in the run, every row also shows its requests/s over the seed's, and the
+report closes with the stress target: mlapi at >= 10x the seed's requests/s with 0 timeouts.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+SEED = "seed-flask"
+TARGET_RATIO = 10.0
 
 
 def budget_spent(sli: float, slo: float) -> float:
@@ -22,10 +29,11 @@ def report(run: dict[str, Any]) -> str:
         f"{shape['objective_ms']:g} ms, of all sent (timeouts and errors count against it); "
         f"SLO {slo:.1%}. Machine: {machine.get('nproc')} CPUs, {machine.get('cpu')}.",
         "",
-        "| config | target | tool | req/s | p50 ms | p99 ms | timeouts | socket errors "
+        "| config | target | tool | req/s | vs seed | p50 ms | p99 ms | timeouts | socket errors "
         "(connect/read/write) | non-2xx | SLI | error budget spent | verdict |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    seed = next((r for r in run["results"] if r["config"] == SEED), None)
     for r in run["results"]:
         sockets = r["socket_errors"]
         socket_cell = (
@@ -39,6 +47,7 @@ def report(run: dict[str, Any]) -> str:
             r["target"],
             r["tool"],
             r["req_per_s"],
+            f"{r['req_per_s'] / seed['req_per_s']:.1f}x" if seed and seed["req_per_s"] else "—",
             f"{r['p50_ms']:.1f}",
             f"{r['p99_ms']:.1f}",
             r["timeouts"],
@@ -49,7 +58,24 @@ def report(run: dict[str, Any]) -> str:
             verdict,
         ]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    if seed and seed["req_per_s"]:
+        lines += ["", *_target_lines(run["results"], seed["req_per_s"])]
     return "\n".join(lines) + "\n"
+
+
+def _target_lines(results: list[dict[str, Any]], seed_rps: float) -> list[str]:
+    """The stress target per mlapi run with the seed's own shape (wrk, one body)."""
+    lines = [f"Target: >= {TARGET_RATIO:g}x the seed's requests/s with 0 timeouts."]
+    for r in results:
+        if r["config"] == SEED or r["tool"] != "wrk":
+            continue
+        ratio = r["req_per_s"] / seed_rps
+        met = ratio >= TARGET_RATIO and r["timeouts"] == 0
+        lines.append(
+            f"- {r['config']}: {ratio:.1f}x, {r['timeouts']} timeouts: "
+            + ("**met**" if met else "not met")
+        )
+    return lines
 
 
 def plot(run: dict[str, Any], path: Path) -> None:

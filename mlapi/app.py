@@ -8,11 +8,12 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from prometheus_fastapi_instrumentator import Instrumentator
 
-from mlapi import __version__, embeddings_api, metrics, v2
+from mlapi import __version__, embeddings_api, v2
 from mlapi.auth import AdminChecker, KeyChecker
 from mlapi.errors import install_error_handlers
+from mlapi.fastlane import FastLane, FastLaneApp
+from mlapi.http_metrics import HttpMetricsMiddleware, metrics_endpoint
 from mlapi.kinds import discover
 from mlapi.kinds.text_classifier import TextClassifierKind
 from mlapi.lifecycle import Lifecycle
@@ -85,7 +86,10 @@ def create_app(
             await registry.close(settings.drain_grace_s)
             logger.info("stopped")
 
-    app = FastAPI(
+    app = FastLaneApp(
+        # FastAPI's OpenTelemetry hooks asked the global providers on every request (10% of
+        # the server's CPU under the stress test); mlapi's telemetry is Prometheus and Sentry.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         title="mlapi",
         version=__version__,
         lifespan=lifespan,
@@ -97,14 +101,12 @@ def create_app(
     app.include_router(v2.router)
     app.include_router(embeddings_api.router)
     app.include_router(train_api.router)
+    app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     install_error_handlers(app)
-    Instrumentator(
-        should_group_status_codes=False,
-        excluded_handlers=["/metrics"],
-    ).instrument(
-        app,
-        latency_lowr_buckets=metrics.LATENCY_BUCKETS,
-        latency_highr_buckets=metrics.LATENCY_BUCKETS,
-    ).expose(app, include_in_schema=False)
+    # Both stacks: access log (request ID, in-flight count) outermost, then HTTP metrics.
+    app.add_middleware(HttpMetricsMiddleware)
     app.add_middleware(AccessLogMiddleware, lifecycle=lifecycle, enabled=settings.access_log)
+    app.fast_stack = AccessLogMiddleware(
+        HttpMetricsMiddleware(FastLane(service)), lifecycle=lifecycle, enabled=settings.access_log
+    )
     return app

@@ -57,6 +57,9 @@ class Batcher(Generic[T]):
         self._slots = asyncio.Semaphore(concurrency)
         self._task: asyncio.Task[None] | None = None
         self._running: dict[asyncio.Task[None], list[_Item[T]]] = {}
+        # Texts queued or running, by text: a text already in flight is not queued again, its
+        # future is shared (a burst of the same texts takes one queue slot per distinct text).
+        self._in_flight: dict[str, asyncio.Future[T]] = {}
         self._on_batch = on_batch
         self._depth = metrics.QUEUE_DEPTH.labels(model=model)
         self._wait = metrics.QUEUE_WAIT.labels(model=model)
@@ -78,7 +81,9 @@ class Batcher(Generic[T]):
         if self._task is None or self._task.done():
             raise ModelFailure("the batcher is not running")
         queue = self._queue
-        if queue.maxsize - queue.qsize() < len(texts):
+        in_flight = self._in_flight
+        new = [text for text in dict.fromkeys(texts) if text not in in_flight]
+        if queue.maxsize - queue.qsize() < len(new):
             self._overloads.inc()
             raise Overloaded(
                 f"queue full ({queue.maxsize} texts, MLAPI_MAX_QUEUE); retry later",
@@ -86,13 +91,15 @@ class Batcher(Generic[T]):
                 headers={"Retry-After": self._retry_after},
             )
         loop = asyncio.get_running_loop()
-        futures: list[asyncio.Future[T]] = []
-        for text in texts:
+        for text in new:
             future: asyncio.Future[T] = loop.create_future()
+            in_flight[text] = future
             queue.put_nowait(_Item(text, future))
-            futures.append(future)
         self._depth.set(queue.qsize())
-        return list(await asyncio.gather(*futures))
+        # Shielded: a request that is cancelled (its client left) must not cancel a shared text.
+        if len(texts) == 1:  # most requests: no gathering future and its callbacks
+            return [await asyncio.shield(in_flight[texts[0]])]
+        return list(await asyncio.gather(*(asyncio.shield(in_flight[t]) for t in texts)))
 
     async def _collect(self) -> list[_Item[T]]:
         queue = self._queue
@@ -165,10 +172,17 @@ class Batcher(Generic[T]):
                 else:
                     item.future.set_result(result)
         finally:
+            self._release(batch)
             seconds = time.perf_counter() - started
             self._inference.observe(seconds)
             if self._on_batch is not None:
                 self._on_batch(len(distinct), seconds)
+
+    def _release(self, items: Sequence[_Item[T]]) -> None:
+        in_flight = self._in_flight
+        for item in items:
+            if in_flight.get(item.text) is item.future:
+                del in_flight[item.text]
 
     async def close(self, timeout: float) -> None:
         """Let queued and running batches finish (up to `timeout`), then stop the loop."""
@@ -184,3 +198,4 @@ class Batcher(Generic[T]):
         while not self._queue.empty():
             left.append(self._queue.get_nowait())
         _refuse(left)
+        self._release(left)

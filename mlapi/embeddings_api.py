@@ -48,7 +48,7 @@ async def openai_embeddings(
             f"this model gives {servable.dim} dimensions and cannot shorten them "
             f"(dimensions={dimensions})"
         )
-    async with deployment.use():
+    with deployment.use():
         rows, outcome = await deployment.predict(texts)
     vectors, counts = decode(rows)
     vectors = normalize(vectors)

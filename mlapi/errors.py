@@ -161,15 +161,27 @@ def v2_error_response(status: int, message: str, headers: dict[str, str] | None 
     )
 
 
-async def _mlapi_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, MLAPIError)
+def render(exc: MLAPIError, *, v2: bool = False) -> Response:
+    """The typed error body of `exc` (v2 routes: `{"error": "..."}`); server faults are logged."""
     if exc.status_code >= 500 and not isinstance(exc, Overloaded | NotReady):
         logger.error("request failed: %s", exc.message, exc_info=exc.__cause__ or exc)
-    if is_v2(request):
+    if v2:
         return v2_error_response(exc.status_code, exc.message, exc.headers)
     return error_response(
         exc.status_code, exc.type, exc.message, limit=exc.limit, headers=exc.headers
     )
+
+
+def render_unexpected(exc: Exception, *, v2: bool = False) -> Response:
+    logger.exception("unhandled error", exc_info=exc)
+    if v2:
+        return v2_error_response(500, "internal error")
+    return error_response(500, "internal_error", "internal error")
+
+
+async def _mlapi_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, MLAPIError)
+    return render(exc, v2=is_v2(request))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -191,10 +203,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    logger.exception("unhandled error", exc_info=exc)
-    if is_v2(request):
-        return v2_error_response(500, "internal error")
-    return error_response(500, "internal_error", "internal error")
+    return render_unexpected(exc, v2=is_v2(request))
 
 
 def install_error_handlers(app: FastAPI) -> None:

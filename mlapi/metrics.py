@@ -1,4 +1,4 @@
-"""Prometheus metrics of the model path (HTTP metrics come from the instrumentator)."""
+"""Prometheus metrics of the model path (HTTP metrics: `mlapi.http_metrics`)."""
 
 from __future__ import annotations
 

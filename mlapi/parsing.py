@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
+from starlette.types import Receive
 
 from mlapi.errors import BodyTooLarge, InvalidJSON, InvalidRequest, TextTooLong, TooManyTexts
 from mlapi.settings import Settings
@@ -15,8 +17,21 @@ from mlapi.settings import Settings
 DISCARD_BYTES = 32 * 1024 * 1024
 
 
-async def _discard(request: Request, budget: int) -> None:
-    async for chunk in request.stream():
+async def _chunks(receive: Receive) -> AsyncIterator[bytes]:
+    """The body's chunks straight from ASGI `receive` (no Request stream on the hot path)."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        body = message.get("body", b"")
+        if body:
+            yield body
+        if not message.get("more_body", False):
+            return
+
+
+async def _discard(receive: Receive, budget: int) -> None:
+    async for chunk in _chunks(receive):
         budget -= len(chunk)
         if budget <= 0:
             return
@@ -28,18 +43,39 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
         limit="max_body_bytes",
         headers={"Connection": "close"},
     )
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        await _discard(request, DISCARD_BYTES)
-        raise too_large
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            await _discard(request, DISCARD_BYTES - size)
+    # Read ahead already (Sentry's FastAPI integration reads bodies for its events): Starlette
+    # keeps it on the request, and `receive` has nothing more to give.
+    cached: bytes | None = getattr(request, "_body", None)
+    if cached is not None:
+        if len(cached) > max_bytes:
             raise too_large
-        chunks.append(chunk)
+        return cached
+    receive = request.receive
+    declared = next((v for k, v in request.scope["headers"] if k == b"content-length"), None)
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        await _discard(receive, DISCARD_BYTES)
+        raise too_large
+    message = await receive()
+    if message["type"] == "http.request" and not message.get("more_body", False):
+        body: bytes = message.get("body", b"")  # the whole body in one message: most requests
+        if len(body) > max_bytes:
+            raise too_large
+        return body
+    if message["type"] == "http.disconnect":
+        raise ClientDisconnect()
+    chunks = [message.get("body", b"")]
+    size, more = len(chunks[0]), True
+    while size <= max_bytes and more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        more = message.get("more_body", False)
+    if size > max_bytes:
+        if more:  # the rest is still coming: read it (up to a bound) so the 413 is seen
+            await _discard(receive, DISCARD_BYTES - size)
+        raise too_large
     return b"".join(chunks)
 
 

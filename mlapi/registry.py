@@ -8,11 +8,9 @@ accepted and frees it. One load per name at a time: at most two versions of a mo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,14 +81,17 @@ class Deployment:
     def version(self) -> str:
         return self.spec.version
 
-    @contextlib.asynccontextmanager
-    async def use(self) -> AsyncIterator[Deployment]:
-        """Held by every request: a version is drained only once nobody holds it."""
+    def use(self) -> Deployment:
+        """`with deployment.use():` is held by every request: a version is drained only once
+        nobody holds it. A plain context manager: no generator or coroutine per request."""
+        return self
+
+    def __enter__(self) -> Deployment:
         self.inflight += 1
-        try:
-            yield self
-        finally:
-            self.inflight -= 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.inflight -= 1
 
     async def predict(self, keys: list[str]) -> tuple[list[bytes], str]:
         started = time.perf_counter()

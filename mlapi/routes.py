@@ -45,7 +45,7 @@ async def get_service(request: Request) -> Service:
     return service
 
 
-def _loaded(service: Service) -> Registry:
+def loaded(service: Service) -> Registry:
     if service.registry is None or not service.lifecycle.ready:
         raise NotReady("models are not loaded yet", headers={"Retry-After": "1"})
     return service.registry
@@ -55,14 +55,14 @@ async def get_registry(
     request: Request, service: Annotated[Service, Depends(get_service)]
 ) -> Registry:
     service.keys.check(request)
-    return _loaded(service)
+    return loaded(service)
 
 
 async def get_admin_registry(
     request: Request, service: Annotated[Service, Depends(get_service)]
 ) -> Registry:
     service.admin.check(request)
-    return _loaded(service)
+    return loaded(service)
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]
@@ -83,7 +83,7 @@ _predict_body = {
 
 async def serve(request: Request, deployment: Deployment, settings: Settings) -> Response:
     """Any kind, any protocol of ours: parse with the kind, answer through the cache+batcher."""
-    async with deployment.use():
+    with deployment.use():
         body = await read_body(request, settings.max_body_bytes)
         parsed = deployment.kind.parse_predict(body, deployment.servable, deployment.settings)
         rows, outcome = await deployment.predict(parsed.keys)

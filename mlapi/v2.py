@@ -131,7 +131,7 @@ async def infer(
     version: str | None = None,
 ) -> Response:
     deployment = registry.get(name, version)
-    async with deployment.use():
+    with deployment.use():
         body = await read_body(request, service.settings.max_body_bytes)
         parsed = parse_infer(body, request.headers)
         tensors = [

@@ -88,11 +88,19 @@ class TabularServable(Servable):
         }
 
 
+_NUMBERS = frozenset({int, float})  # not bool: True is not a feature value
+
+
 def _key(row: Any, index: int, width: int) -> str:
     if not isinstance(row, list):
         raise InvalidRequest(f"x[{index}] must be a list of {width} numbers")
     if len(row) != width:
         raise InvalidRequest(f"x[{index}] has {len(row)} features, the model takes {width}")
+    types = set(map(type, row))
+    if types <= _NUMBERS and all(map(math.isfinite, row)):  # the common case, checked in C
+        return orjson.dumps(
+            row if float in types and len(types) == 1 else list(map(float, row))
+        ).decode()
     values = []
     for j, value in enumerate(row):
         if isinstance(value, bool) or not isinstance(value, int | float):

@@ -54,3 +54,15 @@ def test_httpx_reads_the_413_and_the_server_keeps_serving(service: MlapiProcess)
     assert streamed.status_code == 413
     ok = httpx.post(f"{service.url}/predict", json={"text": ["still serving"]}, timeout=30)
     assert ok.status_code == 200
+
+
+def test_a_body_in_many_chunks_under_the_limit_is_answered(service: MlapiProcess) -> None:
+    body = json.dumps({"text": ["chunked " * 20] * 40}).encode()
+
+    def chunks() -> Iterator[bytes]:  # Transfer-Encoding: chunked, many ASGI messages
+        for start in range(0, len(body), 100):
+            yield body[start : start + 100]
+
+    response = httpx.post(f"{service.url}/predict", content=chunks(), timeout=30)
+    assert response.status_code == 200
+    assert len(response.json()["predictions"]) == 40

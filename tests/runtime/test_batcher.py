@@ -138,3 +138,45 @@ def test_an_error_for_one_text_fails_only_its_request() -> None:
     ok, failed = asyncio.run(scenario())
     assert ok == ["A", "B"]
     assert isinstance(failed, ModelFailure)
+
+
+def test_a_text_in_flight_is_queued_once_for_every_request() -> None:
+    """A burst of identical texts (a cold cache under 400 connections) takes one queue slot
+    per distinct text, so it is not refused as an overload; each text is computed once."""
+    runner = Recorder(delay_s=0.05)
+
+    async def scenario() -> list[list[str]]:
+        batcher: Batcher[str] = Batcher(
+            runner,
+            max_batch_size=8,
+            max_wait_ms=5,
+            max_queue=4,  # < the 600 texts sent
+        )
+        batcher.start()
+        try:
+            burst = [["x", "y", "z"] for _ in range(200)]
+            return await asyncio.gather(*(batcher.submit(texts) for texts in burst))
+        finally:
+            await batcher.close(timeout=5)
+
+    results = asyncio.run(scenario())
+    assert results == [["X", "Y", "Z"]] * 200
+    assert sorted(text for call in runner.calls for text in call) == ["x", "y", "z"]
+
+
+def test_a_cancelled_request_does_not_cancel_the_text_for_others() -> None:
+    runner = Recorder(delay_s=0.05)
+
+    async def scenario() -> list[str]:
+        batcher: Batcher[str] = Batcher(runner, max_batch_size=8, max_wait_ms=1, max_queue=8)
+        batcher.start()
+        try:
+            first = asyncio.create_task(batcher.submit(["shared"]))
+            second = asyncio.create_task(batcher.submit(["shared"]))
+            await asyncio.sleep(0.01)
+            first.cancel()  # its client went away
+            return await second
+        finally:
+            await batcher.close(timeout=5)
+
+    assert asyncio.run(scenario()) == ["SHARED"]

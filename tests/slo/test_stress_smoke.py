@@ -33,4 +33,5 @@ def test_stress_smoke_reports_timeouts_errors_and_sli(model_dir: Path, tmp_path:
     assert set(run["results"][0]["socket_errors"]) == {"connect", "read", "write"}
     report = (out / "slo-report.md").read_text()
     assert "error budget spent" in report and "acceptable" in report
+    assert "Target: >= 10x" in report and "- mlapi-onnx: " in report
     assert (out / "stress.png").stat().st_size > 1000

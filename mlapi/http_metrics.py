@@ -1,0 +1,120 @@
+"""HTTP metrics as one pure-ASGI middleware, and `GET /metrics`.
+
+The series keep the names and labels that dashboards and alerts for this kind of service read
+(those of prometheus-fastapi-instrumentator): `http_requests_total{handler,method,status}`,
+`http_request_duration_seconds{handler,method}`, `http_request_duration_highr_seconds`,
+`http_request_size_bytes{handler}` and `http_response_size_bytes{handler}`. `handler` is the
+route template (`/models/{name}/predict`), `none` for paths no route matches. The middleware
+costs a few microseconds a request: labelled children are looked up once and kept.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, Summary
+from prometheus_client.exposition import generate_latest
+from prometheus_fastapi_instrumentator.routing import get_route_name
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mlapi.metrics import LATENCY_BUCKETS
+
+# Set by a layer that already knows the route template (the fast lane), read here.
+HANDLER_KEY = "mlapi.handler"
+EXCLUDED = frozenset({"/metrics"})
+# Any other method is counted as "other": clients must not be able to mint series.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+TOTAL = Counter(
+    "http_requests_total",
+    "Total number of requests by method, status and handler.",
+    ["method", "status", "handler"],
+)
+DURATION = Histogram(
+    "http_request_duration_seconds",
+    "Latency with only few buckets by handler.",
+    ["handler", "method"],
+    buckets=LATENCY_BUCKETS,
+)
+DURATION_HIGHR = Histogram(
+    "http_request_duration_highr_seconds",
+    "Latency with many buckets but no API specific labels.",
+    buckets=LATENCY_BUCKETS,
+)
+REQUEST_SIZE = Summary(
+    "http_request_size_bytes", "Content length of incoming requests by handler.", ["handler"]
+)
+RESPONSE_SIZE = Summary(
+    "http_response_size_bytes", "Content length of outgoing responses by handler.", ["handler"]
+)
+
+
+def _content_length(headers: Any) -> int:
+    for name, value in headers:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0
+
+
+class _Series:
+    """The labelled children of one (handler, method, status), looked up once."""
+
+    __slots__ = ("total", "duration", "request_size", "response_size")
+
+    def __init__(self, handler: str, method: str, status: str) -> None:
+        self.total = TOTAL.labels(method=method, status=status, handler=handler)
+        self.duration = DURATION.labels(handler=handler, method=method)
+        self.request_size = REQUEST_SIZE.labels(handler=handler)
+        self.response_size = RESPONSE_SIZE.labels(handler=handler)
+
+
+class HttpMetricsMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._series: dict[tuple[str, str, int], _Series] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+        response_size = 0
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status, response_size
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                response_size = _content_length(message.get("headers", ()))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            seconds = max(time.perf_counter() - started, 0.0)
+            handler = scope.get(HANDLER_KEY) or get_route_name(
+                HTTPConnection(scope), should_include_root_path=False
+            )
+            if handler not in EXCLUDED:
+                self._observe(handler or "none", scope, status, seconds, response_size)
+
+    def _observe(
+        self, handler: str, scope: Scope, status: int, seconds: float, response_size: int
+    ) -> None:
+        method = scope["method"] if scope["method"] in METHODS else "other"
+        key = (handler, method, status)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = _Series(handler, method, str(status))
+        series.total.inc()
+        series.duration.observe(seconds)
+        DURATION_HIGHR.observe(seconds)
+        series.request_size.observe(_content_length(scope["headers"]))
+        series.response_size.observe(response_size)
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
