@@ -87,8 +87,8 @@ def create_app(
             logger.info("stopped")
 
     app = FastLaneApp(
-        # FastAPI's OpenTelemetry hooks asked the global providers on every request (10% of
-        # the server's CPU under the stress test); mlapi's telemetry is Prometheus and Sentry.
+        # FastAPI's OpenTelemetry hooks ask the global providers on every request (a visible
+        # share of a py-spy profile under load); mlapi's telemetry is Prometheus and Sentry.
         telemetry={"tracing": False, "metrics": False, "logs": False},
         title="mlapi",
         version=__version__,

@@ -1,9 +1,9 @@
 """The predict routes answered as plain ASGI, before FastAPI's router.
 
 `POST /predict` and `POST /models/{name}/predict` carry nearly all of the traffic. Through
-FastAPI each one paid for route matching, dependency solving and five layers of middleware: a
-py-spy profile of the 400-connection stress test put 40% of the server's CPU there, more than
-the model's own path. The fast lane matches these two paths with string tests and runs the same
+FastAPI each one paid for route matching, dependency solving and five layers of middleware: in
+a py-spy profile of the 400-connection stress test that took more of the server's CPU than the
+model's own path. The fast lane matches these two paths with string tests and runs the same
 code the routes run (`routes.serve`: the key check, the readiness check, the kind's parser, the
 registry's cache and batcher, the typed error bodies). The FastAPI routes stay declared: they
 are the OpenAPI schema, and they answer if the fast lane is not in the stack. Every other

@@ -94,7 +94,7 @@ class HttpMetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            seconds = max(time.perf_counter() - started, 0.0)
+            seconds = time.perf_counter() - started
             handler = scope.get(HANDLER_KEY) or get_route_name(
                 HTTPConnection(scope), should_include_root_path=False
             )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -17,23 +16,14 @@ from mlapi.settings import Settings
 DISCARD_BYTES = 32 * 1024 * 1024
 
 
-async def _chunks(receive: Receive) -> AsyncIterator[bytes]:
-    """The body's chunks straight from ASGI `receive` (no Request stream on the hot path)."""
-    while True:
+async def _discard(receive: Receive, budget: int) -> None:
+    """Reads and drops the rest of a body, up to `budget` bytes."""
+    while budget > 0:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientDisconnect()
-        body = message.get("body", b"")
-        if body:
-            yield body
+        budget -= len(message.get("body", b""))
         if not message.get("more_body", False):
-            return
-
-
-async def _discard(receive: Receive, budget: int) -> None:
-    async for chunk in _chunks(receive):
-        budget -= len(chunk)
-        if budget <= 0:
             return
 
 
@@ -55,17 +45,9 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         await _discard(receive, DISCARD_BYTES)
         raise too_large
-    message = await receive()
-    if message["type"] == "http.request" and not message.get("more_body", False):
-        body: bytes = message.get("body", b"")  # the whole body in one message: most requests
-        if len(body) > max_bytes:
-            raise too_large
-        return body
-    if message["type"] == "http.disconnect":
-        raise ClientDisconnect()
-    chunks = [message.get("body", b"")]
-    size, more = len(chunks[0]), True
-    while size <= max_bytes and more:
+    chunks: list[bytes] = []
+    size, more = 0, True
+    while more and size <= max_bytes:  # most bodies come in one message: one turn
         message = await receive()
         if message["type"] == "http.disconnect":
             raise ClientDisconnect()
@@ -76,7 +58,7 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
         if more:  # the rest is still coming: read it (up to a bound) so the 413 is seen
             await _discard(receive, DISCARD_BYTES - size)
         raise too_large
-    return b"".join(chunks)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def parse_texts(body: bytes, settings: Settings) -> list[str]:
