@@ -93,6 +93,10 @@ def create_app(
         title="mlapi",
         version=__version__,
         lifespan=lifespan,
+        # MLAPI_DOCS=false (prod): no /docs, /redoc or /openapi.json; the schema names admin routes.
+        docs_url="/docs" if settings.docs else None,
+        redoc_url="/redoc" if settings.docs else None,
+        openapi_url="/openapi.json" if settings.docs else None,
         description="Named models (text classifiers and more) with per-item caching and "
         "micro-batching, our own routes and the Open Inference Protocol v2.",
     )

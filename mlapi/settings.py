@@ -158,6 +158,16 @@ class Settings(BaseSettings):
         description="Comma-separated keys for the admin API (loading and unloading models); "
         "unset: the admin API answers 403.",
     )
+    require_api_keys: bool = Field(
+        False,
+        description="Refuse to start without a key in MLAPI_API_KEYS, so that a missing or empty "
+        "Secret never leaves the predict routes open (on in the prod overlay).",
+    )
+    docs: bool = Field(
+        True,
+        description="Serve /docs, /redoc and /openapi.json (off in the prod overlay: the schema "
+        "lists the admin and training API).",
+    )
 
     # Training jobs (POST /train)
     train_runner: Literal["local", "kubernetes"] = Field(
@@ -269,6 +279,16 @@ class Settings(BaseSettings):
     def _queue_holds_a_request(self) -> Settings:
         if self.max_queue < self.max_texts:
             raise ValueError("max_queue must be >= max_texts, or a full request never fits")
+        return self
+
+    @model_validator(mode="after")
+    def _keys_when_required(self) -> Settings:
+        raw = self.api_keys.get_secret_value() if self.api_keys else ""
+        if self.require_api_keys and not any(key.strip() for key in raw.split(",")):
+            raise ValueError(
+                "MLAPI_REQUIRE_API_KEYS is true but MLAPI_API_KEYS holds no key "
+                "(Secret mlapi-api-keys, key `keys`): refusing to serve the predict routes open"
+            )
         return self
 
     def extra_kinds(self) -> tuple[str, ...]:
