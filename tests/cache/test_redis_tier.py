@@ -16,6 +16,7 @@ from harness.servers import RedisServer
 from mlapi.app import create_app
 from mlapi.settings import Settings
 from mlapi.synthetic import tiny_distilbert
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -63,8 +64,7 @@ def test_ttl_expires_entries(redis_settings: Settings, redis_server: RedisServer
         client.post("/predict", json={"text": ["short lived"]})
         ttl = redis.Redis.from_url(redis_server.url).ttl(keys(redis_server)[0])
         assert 0 < ttl <= 1
-        time.sleep(1.2)
-        assert keys(redis_server) == []
+        wait_until(lambda: keys(redis_server) == [], "expiry of the 1 s TTL", timeout=5)
         again = client.post("/predict", json={"text": ["short lived"]})
         assert again.headers["x-mlapi-cache"] == "Miss"
 
@@ -93,13 +93,23 @@ def test_redis_killed_then_back(rclient: TestClient, redis_server: RedisServer) 
     metrics = rclient.get("/metrics").text
     assert "mlapi_redis_errors_total" in metrics
     redis_server.start()  # same port, empty
-    time.sleep(0.3)  # the pause after errors (redis_retry_s) runs out
-    deadline = time.monotonic() + 5
-    while not keys(redis_server) and time.monotonic() < deadline:
+
+    def write_after() -> list[bytes]:
         rclient.post("/predict", json={"text": ["after"]})
-        time.sleep(0.1)
-    assert keys(redis_server), "the service reconnects to Redis by itself"
+        return keys(redis_server)
+
+    # The service reconnects by itself once the pause after errors (redis_retry_s) runs out.
+    wait_until(write_after, "cache write after Redis came back", timeout=5)
     assert rclient.post("/predict", json={"text": ["after"]}).headers["x-mlapi-cache"] == "Hit"
+
+
+def asleep(server: RedisServer) -> bool:
+    """Redis answers no PING within 50 ms (it runs one command at a time)."""
+    try:
+        redis.Redis.from_url(server.url, socket_timeout=0.05).ping()
+    except redis.exceptions.TimeoutError:
+        return True
+    return False
 
 
 def test_slow_redis_times_out_instead_of_stalling(
@@ -109,7 +119,7 @@ def test_slow_redis_times_out_instead_of_stalling(
         target=lambda: redis.Redis.from_url(redis_server.url).execute_command("DEBUG", "SLEEP", 2)
     )
     sleeper.start()
-    time.sleep(0.1)
+    wait_until(lambda: asleep(redis_server), "Redis blocked by DEBUG SLEEP", timeout=2)
     started = time.monotonic()
     response = rclient.post("/predict", json={"text": ["while redis sleeps"]})
     elapsed = time.monotonic() - started

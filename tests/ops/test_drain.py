@@ -10,6 +10,16 @@ from pathlib import Path
 import httpx
 
 from harness.servers import MlapiProcess
+from tests.waiting import async_wait_until
+
+
+async def queued(client: httpx.AsyncClient, texts: int = 50) -> bool:
+    """The server's queue-depth gauge shows every text waiting for a batch."""
+    metrics = (await client.get("/metrics")).text
+    return any(
+        line.startswith("mlapi_queue_depth{") and float(line.rsplit(" ", 1)[1]) >= texts
+        for line in metrics.splitlines()
+    )
 
 
 def test_sigterm_drains_50_in_flight_requests(model_dir: Path, tmp_path: Path) -> None:
@@ -35,7 +45,9 @@ def test_sigterm_drains_50_in_flight_requests(model_dir: Path, tmp_path: Path) -
                     asyncio.create_task(client.post("/predict", json={"text": [f"drain {i}"]}))
                     for i in range(50)
                 ]
-                await asyncio.sleep(0.4)
+                await async_wait_until(
+                    lambda: queued(client), "50 texts queued at the server", timeout=10
+                )
                 assert not any(task.done() for task in inflight)
                 assert service.process is not None
                 service.process.send_signal(signal.SIGTERM)
@@ -43,7 +55,6 @@ def test_sigterm_drains_50_in_flight_requests(model_dir: Path, tmp_path: Path) -
                 async with httpx.AsyncClient(base_url=service.url, timeout=5) as probe:
                     for _ in range(5):
                         ready_codes.append((await probe.get("/ready")).status_code)
-                        await asyncio.sleep(0.05)
                 results = await asyncio.gather(*inflight)
                 return [r.status_code for r in results], ready_codes
 

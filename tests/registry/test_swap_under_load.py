@@ -46,7 +46,8 @@ async def drive(
         while going():
             tasks.append(asyncio.create_task(one(client, i, out)))
             i += 1
-            await asyncio.sleep(max(0.0, began + (i - start) / RATE - time.perf_counter()))
+            pace = began + (i - start) / RATE - time.perf_counter()
+            await asyncio.sleep(max(0.0, pace))  # paced load: RATE requests/s
         await asyncio.gather(*tasks)
     return i
 
@@ -89,7 +90,7 @@ def test_five_swaps_under_load(model_dir: Path, second_model_dir: Path, tmp_path
                         )
                         assert r.status_code == 200, r.text
                         swaps.append(time.perf_counter() - t)
-                        await asyncio.sleep(0.3)
+                        await asyncio.sleep(0.3)  # swaps spaced out under the load
                 done.append(time.perf_counter())
 
             await asyncio.gather(drive(service.url, 4.0, next_i, during, done), swapper())

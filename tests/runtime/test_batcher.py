@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Sequence
 
 import pytest
@@ -13,13 +12,27 @@ from mlapi.errors import ModelFailure, Overloaded
 
 
 class Recorder:
-    def __init__(self, delay_s: float = 0.0) -> None:
+    """Upper-cases texts. With a gate, each batch waits for it: `running` and `peak` count the
+    batches inside at once, and `entered` is set when the first batch is running."""
+
+    def __init__(self, delay_s: float = 0.0, gate: asyncio.Event | None = None) -> None:
         self.calls: list[list[str]] = []
         self.delay_s = delay_s
+        self.gate = gate
+        self.entered = asyncio.Event()
+        self.running = self.peak = 0
 
     async def __call__(self, texts: list[str]) -> Sequence[str | Exception]:
         self.calls.append(texts)
-        await asyncio.sleep(self.delay_s)
+        self.running += 1
+        self.peak = max(self.peak, self.running)
+        self.entered.set()
+        try:
+            if self.gate is not None:
+                await self.gate.wait()
+            await asyncio.sleep(self.delay_s)  # a model that takes time: the behaviour under test
+        finally:
+            self.running -= 1
         return [text.upper() for text in texts]
 
 
@@ -76,14 +89,16 @@ def test_a_failed_batch_fails_every_waiter() -> None:
 
 
 def test_close_finishes_queued_work() -> None:
-    runner = Recorder(delay_s=0.05)
-
     async def scenario() -> list[list[str]]:
+        gate = asyncio.Event()
+        runner = Recorder(gate=gate)
         batcher = Batcher(runner, max_batch_size=1, max_wait_ms=0, max_queue=64)
         batcher.start()
         pending = [asyncio.create_task(batcher.submit([f"x{i}"])) for i in range(5)]
-        await asyncio.sleep(0.01)
-        await batcher.close(timeout=5)
+        await runner.entered.wait()  # the first batch runs, four are queued
+        closing = asyncio.create_task(batcher.close(timeout=5))
+        gate.set()
+        await closing
         return [task.result() for task in pending]
 
     assert asyncio.run(scenario()) == [[f"X{i}"] for i in range(5)]
@@ -98,26 +113,54 @@ def test_results_do_not_depend_on_batching(wait_ms: float) -> None:
 
 
 def test_close_past_the_grace_answers_every_waiter() -> None:
-    runner = Recorder(delay_s=0.5)
-
     async def scenario() -> list[BaseException | list[str]]:
+        gate = asyncio.Event()  # never opened before the grace ends: a stuck model
+        runner = Recorder(gate=gate)
         batcher = Batcher(runner, max_batch_size=1, max_wait_ms=0, max_queue=64)
         batcher.start()
         pending = [asyncio.create_task(batcher.submit([f"y{i}"])) for i in range(3)]
-        await asyncio.sleep(0.05)  # the first batch is running, two are queued
+        await runner.entered.wait()  # the first batch is running, two are queued
         await batcher.close(timeout=0.1)
-        return await asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True), 2)
+        results = await asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True), 2)
+        gate.set()
+        return results
 
     results = asyncio.run(scenario())
     assert all(isinstance(result, Overloaded) for result in results)
 
 
 def test_batches_run_side_by_side_up_to_the_concurrency() -> None:
-    runner = Recorder(delay_s=0.2)
-    started = time.perf_counter()
-    results = run(runner, [[f"c{i}"] for i in range(4)], max_batch_size=1, concurrency=4)
-    assert results == [[f"C{i}"] for i in range(4)]
-    assert time.perf_counter() - started < 0.6  # four batches of 0.2 s, not one after another
+    class AllAtOnce(Recorder):
+        """Each batch waits until `concurrency` batches are inside: one after another would
+        never get there (and time out)."""
+
+        def __init__(self, concurrency: int) -> None:
+            super().__init__()
+            self.concurrency = concurrency
+            self.all_in = asyncio.Event()
+
+        async def __call__(self, texts: list[str]) -> Sequence[str | Exception]:
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+            if self.running == self.concurrency:
+                self.all_in.set()
+            try:
+                await asyncio.wait_for(self.all_in.wait(), 5)
+            finally:
+                self.running -= 1
+            return [text.upper() for text in texts]
+
+    async def scenario(runner: AllAtOnce) -> list[list[str]]:
+        batcher = Batcher(runner, concurrency=3, max_batch_size=1, max_wait_ms=0, max_queue=64)
+        batcher.start()
+        try:
+            return await asyncio.gather(*(batcher.submit([f"c{i}"]) for i in range(6)))
+        finally:
+            await batcher.close(timeout=5)
+
+    runner = AllAtOnce(concurrency=3)
+    assert asyncio.run(scenario(runner)) == [[f"C{i}"] for i in range(6)]
+    assert runner.peak == 3  # never more than the concurrency
 
 
 def test_an_error_for_one_text_fails_only_its_request() -> None:
@@ -165,16 +208,17 @@ def test_a_text_in_flight_is_queued_once_for_every_request() -> None:
 
 
 def test_a_cancelled_request_does_not_cancel_the_text_for_others() -> None:
-    runner = Recorder(delay_s=0.05)
-
     async def scenario() -> list[str]:
+        gate = asyncio.Event()
+        runner = Recorder(gate=gate)
         batcher: Batcher[str] = Batcher(runner, max_batch_size=8, max_wait_ms=1, max_queue=8)
         batcher.start()
         try:
             first = asyncio.create_task(batcher.submit(["shared"]))
             second = asyncio.create_task(batcher.submit(["shared"]))
-            await asyncio.sleep(0.01)
+            await runner.entered.wait()  # the shared text is running
             first.cancel()  # its client went away
+            gate.set()
             return await second
         finally:
             await batcher.close(timeout=5)

@@ -14,6 +14,7 @@ import pytest
 
 from mlapi.runtime import Classifier, load_classifier
 from mlapi.runtime.calibration import MAX_P99_DIFF, MIN_AGREEMENT, fidelity
+from mlapi.runtime.cpu import cpu_flags
 from mlapi.runtime.variants import VARIANTS
 from mlapi.settings import Settings
 from mlapi.synthetic import sentiment_sentences
@@ -37,7 +38,7 @@ def load(trained_dir: Path, variant: str) -> Classifier:
     )
     missing = VARIANTS[variant].missing(trained_dir)
     if missing is not None:
-        pytest.skip(f"{variant}: {missing}")
+        pytest.skip(f"{variant}: {missing} (CPU flags seen: {', '.join(cpu_flags()) or 'none'})")
     return load_classifier(settings, trained_dir)
 
 

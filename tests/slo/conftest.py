@@ -71,7 +71,7 @@ def stack(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             CACHE_RATE="0.5",
             P99_MS="1000",
         )
-        time.sleep(3)  # a few more scrapes and rule evaluations after the traffic
+        prometheus.wait_for_scrape(after=time.time() + 2)  # rules evaluated past the traffic
         yield Stack(mlapi, prometheus, k6, json.loads(summary.read_text()))
     finally:
         if prometheus is not None:

@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from fastapi.testclient import TestClient
 from safetensors.torch import load_file
 
 from mlapi.app import create_app
+from mlapi.runtime.onnx_backend import OnnxClassifier
 from mlapi.settings import Settings
 from trainer.cli import main, parse
-from trainer.run import run
+from trainer.data import split_eval
+from trainer.run import load_examples, run
 
 ARGS = [
     "--batch-size",
@@ -95,8 +98,20 @@ def test_onnx_export_reports_int8_agreement(model_dir: Path, dataset: Path, tmp_
     out = tmp_path / "exported"
     metrics = run(parse(train_args(model_dir, dataset, out, "--max-steps", "4", "--export-onnx")))
     assert (out / "onnx" / "model.int8.onnx").is_file()
-    assert 0.5 <= metrics["int8_fp32_label_agreement"] <= 1
-    assert metrics["int8_fp32_max_score_diff"] >= 0
+    # The reported figures are those of the exported files on the held-out texts.
+    config = parse(train_args(model_dir, dataset, out, "--max-steps", "4"))
+    texts = [e.text for e in split_eval(load_examples(config), config.eval_size, config.seed)[1]]
+    probs = {
+        variant: OnnxClassifier(
+            out, variant=variant, threads=1, max_length=16, max_batch_size=64
+        ).predict(texts)
+        for variant in ("fp32", "int8")
+    }
+    agreement = float((probs["fp32"].argmax(1) == probs["int8"].argmax(1)).mean())
+    assert metrics["int8_fp32_label_agreement"] == pytest.approx(agreement, abs=1 / len(texts))
+    diff = float(np.abs(probs["fp32"] - probs["int8"]).max())
+    assert metrics["int8_fp32_max_score_diff"] == pytest.approx(diff, abs=1e-4)
+    assert diff > 0  # int8 is not fp32: a copy of the fp32 file would show 0
 
 
 @pytest.mark.parametrize(

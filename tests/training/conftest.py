@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from fastapi.testclient import TestClient
 from mlapi.app import create_app
 from mlapi.settings import Settings
 from tests.trainer.conftest import write_dataset
+from tests.waiting import wait_until
 
 ADMIN = {"Authorization": "Bearer admin-key"}
 # The trainer's options for a run of a few seconds that the tiny model learns well.
@@ -68,10 +68,9 @@ def job_body(base: Path, dataset: Path | None = None, **changes: Any) -> dict[st
 
 def wait_for(client: Any, job_id: str, states: set[str], timeout: float = 180) -> dict[str, Any]:
     """Polls GET /train/{id} until the job is in one of `states`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        record: dict[str, Any] = client.get(f"/train/{job_id}", headers=ADMIN).json()
-        if record["state"] in states:
-            return record
-        time.sleep(0.2)
-    raise TimeoutError(f"job {job_id} not in {states} after {timeout} s: {record}")
+
+    def record() -> dict[str, Any] | None:
+        found: dict[str, Any] = client.get(f"/train/{job_id}", headers=ADMIN).json()
+        return found if found["state"] in states else None
+
+    return wait_until(record, f"job {job_id} in {states}", timeout)

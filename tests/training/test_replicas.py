@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -11,6 +10,7 @@ from harness.servers import RedisServer
 from mlapi.app import create_app
 from mlapi.settings import Settings
 from tests.training.conftest import ADMIN, job_body, wait_for
+from tests.waiting import wait_until
 
 
 def test_the_other_replica_sees_the_job_and_loads_its_model(
@@ -23,9 +23,9 @@ def test_the_other_replica_sees_the_job_and_loads_its_model(
         done = wait_for(b, job["id"], {"succeeded", "failed", "cancelled"})
         assert done["state"] == "succeeded" and done["activation"]["activated"], done
         assert a.get("/models").json()["models"][0]["version"] == "2"
-        deadline = time.monotonic() + 10
-        while b.get("/models").json()["models"][0]["version"] != "2":
-            assert time.monotonic() < deadline, "replica b did not load the trained model"
-            time.sleep(0.1)
+        wait_until(
+            lambda: b.get("/models").json()["models"][0]["version"] == "2",
+            "trained model loaded on replica b",
+        )
         fingerprints = {c.get("/stats").json()["models"]["default"]["fingerprint"] for c in (a, b)}
         assert fingerprints == {done["activation"]["fingerprint"]}

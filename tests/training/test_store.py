@@ -13,6 +13,7 @@ from harness.servers import RedisServer
 from mlapi.training.redis_store import RedisJobStore
 from mlapi.training.schemas import JobRecord, TrainRequest
 from mlapi.training.store import JobStore, SQLiteJobStore
+from tests.waiting import async_wait_until
 
 
 def record(job_id: str, created: float, expires: float | None = None) -> JobRecord:
@@ -55,6 +56,10 @@ def test_put_get_list_in_age_order(store: JobStore) -> None:
     asyncio.run(scenario())
 
 
+async def gone(store: JobStore) -> bool:
+    return await store.get("gone") is None
+
+
 def test_finished_records_expire(store: JobStore) -> None:
     async def scenario() -> None:
         now = time.time()
@@ -62,8 +67,9 @@ def test_finished_records_expire(store: JobStore) -> None:
         await store.put(record("kept", now, expires=now + 60))
         await store.put(record("active", now + 1))
         assert {r.id for r in await store.list()} == {"gone", "kept", "active"}
-        await asyncio.sleep(1.3)
-        assert await store.get("gone") is None
+        await async_wait_until(
+            lambda: gone(store), "expiry of the record with a 1 s TTL", timeout=5
+        )
         assert [r.id for r in await store.list()] == ["kept", "active"]
         await store.close()
 

@@ -37,7 +37,8 @@ async def load(url: str, stop: asyncio.Event, out: list[tuple[int, str]]) -> Non
         while not stop.is_set():
             tasks.append(asyncio.create_task(one(i)))
             i += 1
-            await asyncio.sleep(max(0.0, began + i / RATE - time.perf_counter()))
+            pace = began + i / RATE - time.perf_counter()
+            await asyncio.sleep(max(0.0, pace))  # paced load: RATE requests/s
         await asyncio.gather(*tasks)
 
 
@@ -52,7 +53,7 @@ async def cycle(url: str, body: dict[str, Any]) -> tuple[dict[str, Any], float, 
             seen.append(record["state"])
             if record["state"] in {"succeeded", "failed", "cancelled"}:
                 return record, time.perf_counter() - started, seen
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.1)  # the poll interval of a client following its job
 
 
 def test_a_trained_model_goes_live_under_load(
@@ -75,9 +76,9 @@ def test_a_trained_model_goes_live_under_load(
         async def scenario() -> tuple[dict[str, Any], float, list[str], list[tuple[int, str]]]:
             stop, answers = asyncio.Event(), []
             driver = asyncio.create_task(load(service.url, stop, answers))
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(1.0)  # a second of load before the job: the baseline
             record, seconds, seen = await cycle(service.url, job_body(model_dir, dataset))
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(1.0)  # and a second of load after the swap
             stop.set()
             await driver
             return record, seconds, seen, answers

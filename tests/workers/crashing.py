@@ -25,7 +25,7 @@ class CrashingServable(ClassifierServable):
         if BROKEN in keys:
             raise RuntimeError("the model failed on this batch")
         if any(k.startswith(SLOW) for k in keys):
-            time.sleep(0.6)
+            time.sleep(0.6)  # a slow batch: the behaviour under test
         return super().run(keys)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import time
 from pathlib import Path
 
 import httpx
@@ -14,6 +13,7 @@ import pytest
 from harness.servers import MlapiProcess, RedisServer
 from mlapi.runtime import load_classifier
 from mlapi.settings import Settings
+from tests.waiting import wait_until
 from tests.workers.conftest import start, workers
 from tests.workers.crashing import BROKEN, POISON, SLOW
 
@@ -42,12 +42,11 @@ def restarts(url: str) -> int:
 
 
 def wait_for_workers(url: str, count: int = 2, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if sum(1 for w in workers(url) if w["state"] == "idle") == count:
-            return
-        time.sleep(0.05)
-    raise TimeoutError(workers(url))
+    wait_until(
+        lambda: sum(1 for w in workers(url) if w["state"] == "idle") == count,
+        f"{count} idle workers",
+        timeout,
+    )
 
 
 def test_sigkill_mid_batch_answers_every_request(service: MlapiProcess, model_dir: Path) -> None:
@@ -55,10 +54,12 @@ def test_sigkill_mid_batch_answers_every_request(service: MlapiProcess, model_di
 
     async def scenario() -> list[httpx.Response]:
         sending = asyncio.create_task(post_all(service.url, bodies))
-        deadline = time.monotonic() + 5
-        while not any(w["state"] == "busy" for w in workers(service.url)):
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.02)
+        await asyncio.to_thread(
+            wait_until,
+            lambda: any(w["state"] == "busy" for w in workers(service.url)),
+            "a busy worker",
+            5,
+        )
         busy = next(w for w in workers(service.url) if w["state"] == "busy")
         os.kill(int(str(busy["pid"])), signal.SIGKILL)
         return await sending
@@ -135,10 +136,10 @@ def test_workers_stop_with_the_server(tmp_path: Path, model_dir: Path) -> None:
     listed = workers(process.url)
     assert len(listed) == 2 and all(w["state"] == "idle" for w in listed)
     process.stop()
-    deadline = time.monotonic() + 10
-    while any(Path(f"/proc/{pid}").exists() for pid in pids):
-        assert time.monotonic() < deadline, "worker processes outlived the server"
-        time.sleep(0.05)
+    wait_until(
+        lambda: not any(Path(f"/proc/{pid}").exists() for pid in pids),
+        "exit of the worker processes with the server",
+    )
 
 
 def test_a_worker_that_hangs_past_the_batch_timeout_is_killed_and_replaced(

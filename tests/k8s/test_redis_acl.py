@@ -1,0 +1,161 @@
+"""The bundle's Redis, run from the rendered config and args: mlapi's own code works as its ACL
+user, everything else is refused, and cache writes never evict a job record."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from redis.exceptions import AuthenticationError, NoPermissionError, ResponseError
+
+from harness.servers import free_port, wait_for_port
+from mlapi.cache import build_cache
+from mlapi.settings import Settings
+from mlapi.training.build import build_store
+from mlapi.training.schemas import JobRecord, TrainRequest
+from mlapi.workers.poison import PoisonList
+from tests.binaries import require_binary
+from tests.k8s.conftest import find
+
+PASSWORD = "acl-test-password"
+
+
+class BundleRedis:
+    def __init__(self, port: int, url: str) -> None:
+        self.port = port
+        self.url = url
+
+    def client(self, **kwargs: Any) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, **kwargs)
+
+
+def start_bundle_redis(
+    docs: list[dict[str, Any]], workdir: Path, *extra: str
+) -> tuple[subprocess.Popen[bytes], BundleRedis]:
+    conf = find(docs, "ConfigMap", "mlapi-redis")["data"]["redis.conf"]
+    (workdir / "redis.conf").write_text(conf)
+    pod = find(docs, "Deployment", "mlapi-redis")["spec"]["template"]["spec"]
+    args = pod["containers"][0]["args"]
+    assert args[0] == "/etc/redis/redis.conf"
+    args = [a.replace("$(REDIS_PASSWORD)", PASSWORD) for a in args[1:]]
+    port = free_port()
+    process = subprocess.Popen(
+        [require_binary("redis-server"), str(workdir / "redis.conf"), *args]
+        + ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir), *extra],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for_port(port)
+    url = find(docs, "ConfigMap", "mlapi")["data"]["MLAPI_REDIS_URL"]
+    return process, BundleRedis(port, url.replace("mlapi-redis:6379", f"127.0.0.1:{port}"))
+
+
+@pytest.fixture
+def bundle_redis(rendered: dict[str, list[dict[str, Any]]], tmp_path: Path) -> Iterator[BundleRedis]:
+    process, server = start_bundle_redis(rendered["prod"], tmp_path)
+    try:
+        yield server
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def settings_for(server: BundleRedis) -> Settings:
+    return Settings(redis_url=server.url, redis_password=PASSWORD, cache_size=0)
+
+
+def job(job_id: str) -> JobRecord:
+    now = time.time()
+    return JobRecord(
+        id=job_id,
+        state="running",
+        runner="kubernetes",
+        model="m",
+        request=TrainRequest(model="m", base_model="/base", dataset="/data.tsv"),
+        owner="replica-a",
+        output_path=f"/work/train/{job_id}/model",
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def test_mlapi_code_runs_as_the_acl_user(bundle_redis: BundleRedis) -> None:
+    settings = settings_for(bundle_redis)
+
+    async def scenario() -> None:
+        cache = build_cache(settings, "f" * 16)
+        await cache.set_many([("a text", b'[{"label":"POSITIVE","score":0.9}]')])
+        assert await cache.get_many(["a text", "another"]) == [
+            b'[{"label":"POSITIVE","score":0.9}]',
+            None,
+        ]
+        assert all(getattr(t, "available", True) for t in cache.tiers)  # no command refused
+        await cache.close()
+
+        store = build_store(settings)
+        await store.put(job("j1"))
+        assert (await store.get("j1")) is not None
+        assert [r.id for r in await store.list()] == ["j1"]
+        await store.request_cancel("j1")
+        assert await store.cancel_requested("j1")
+        await store.close()
+
+        poison = PoisonList("f" * 16, settings)
+        await poison.add("a crashing text")
+        fresh = PoisonList("f" * 16, settings)  # finds it in Redis, not in its own memory
+        assert await fresh.find(["a crashing text", "fine"]) == {"a crashing text"}
+        await poison.close()
+        await fresh.close()
+
+    asyncio.run(scenario())
+
+
+def test_everything_else_is_refused(bundle_redis: BundleRedis) -> None:
+    with pytest.raises((AuthenticationError, ResponseError)):
+        bundle_redis.client(password=PASSWORD).ping()  # the default user is off
+    with pytest.raises((AuthenticationError, ResponseError)):
+        bundle_redis.client().ping()
+    user = bundle_redis.client(username="mlapi", password=PASSWORD)
+    assert user.ping()
+    for command in (("FLUSHALL",), ("CONFIG", "GET", "*"), ("KEYS", "*"), ("EVAL", "return 1", 0)):
+        with pytest.raises(NoPermissionError):
+            user.execute_command(*command)
+    with pytest.raises(NoPermissionError):
+        user.get("other-app:key")  # keys outside mlapi:*
+    with pytest.raises(NoPermissionError):
+        user.publish("mlapi:channel", "x")
+    user.close()
+
+
+def test_cache_writes_never_evict_a_job_record(
+    rendered: dict[str, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    """The reproduction: a job record vanished under `allkeys-lru` after 40k cache writes."""
+    process, server = start_bundle_redis(rendered["prod"], tmp_path, "--maxmemory", "4mb")
+    settings = settings_for(server)
+
+    async def scenario() -> None:
+        store = build_store(settings)
+        await store.put(job("kept"))
+        cache = build_cache(settings, "e" * 16)
+        value = b"[" + b"0.5," * 60 + b"0.5]"
+        for start in range(0, 40_000, 500):
+            await cache.set_many([(f"text {i}", value) for i in range(start, start + 500)])
+        early = await cache.get_many([f"text {i}" for i in range(500)])
+        assert None in early  # memory was short: cache entries were evicted
+        assert (await store.get("kept")) is not None
+        assert [r.id for r in await store.list()] == ["kept"]
+        await cache.close()
+        await store.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
