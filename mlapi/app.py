@@ -13,6 +13,7 @@ from mlapi import __version__, embeddings_api, v2
 from mlapi.auth import AdminChecker, KeyChecker
 from mlapi.errors import install_error_handlers
 from mlapi.fastlane import FastLane, FastLaneApp
+from mlapi.http.limits import BodyLimit
 from mlapi.http_metrics import HttpMetricsMiddleware, metrics_endpoint
 from mlapi.kinds import discover
 from mlapi.kinds.text_classifier import TextClassifierKind
@@ -107,10 +108,18 @@ def create_app(
     app.include_router(train_api.router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     install_error_handlers(app)
-    # Both stacks: access log (request ID, in-flight count) outermost, then HTTP metrics.
+    # Both stacks: access log (request ID, in-flight count) outermost, then HTTP metrics, then
+    # the body limit (before any key check or parsing).
+    limits = {
+        "max_body_bytes": settings.max_body_bytes,
+        "max_upload_bytes": settings.train_max_upload_bytes,
+    }
+    app.add_middleware(BodyLimit, **limits)
     app.add_middleware(HttpMetricsMiddleware)
     app.add_middleware(AccessLogMiddleware, lifecycle=lifecycle, enabled=settings.access_log)
     app.fast_stack = AccessLogMiddleware(
-        HttpMetricsMiddleware(FastLane(service)), lifecycle=lifecycle, enabled=settings.access_log
+        HttpMetricsMiddleware(BodyLimit(FastLane(service), **limits)),
+        lifecycle=lifecycle,
+        enabled=settings.access_log,
     )
     return app

@@ -97,6 +97,14 @@ class BodyTooLarge(MLAPIError):
     type = "body_too_large"
 
 
+class HeadersTooLarge(MLAPIError):
+    """The request line and headers passed MLAPI_MAX_HEADER_BYTES (answered by the server
+    protocol before the app sees the request)."""
+
+    status_code = 431
+    type = "headers_too_large"
+
+
 class InputTooLong(MLAPIError):
     status_code = 413
     type = "input_too_long"

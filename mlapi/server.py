@@ -11,6 +11,7 @@ import uvicorn
 
 from mlapi.app import create_app
 from mlapi.errors import ModelUnavailable
+from mlapi.http.limits import BoundedHttpToolsProtocol
 from mlapi.lifecycle import Lifecycle
 from mlapi.logs import configure_logging
 from mlapi.model_dir import resolve_model_dir
@@ -64,7 +65,10 @@ def run(settings: Settings | None = None) -> None:
         host=settings.host,
         port=settings.port,
         loop=settings.loop,
-        http="httptools",
+        http=BoundedHttpToolsProtocol.configure(
+            settings.max_header_bytes, settings.header_timeout_s
+        ),
+        limit_concurrency=settings.max_connections,
         access_log=False,
         log_config=None,
         timeout_graceful_shutdown=int(settings.drain_grace_s),

@@ -130,7 +130,28 @@ class Settings(BaseSettings):
     # Request limits
     max_texts: int = Field(64, ge=1, description="Texts per request at most.")
     max_text_chars: int = Field(10_000, ge=1, description="Characters per text at most.")
-    max_body_bytes: int = Field(1_000_000, ge=64, description="Request body size at most.")
+    max_body_bytes: int = Field(
+        1_000_000,
+        ge=64,
+        description="Request body size at most, on every route (POST /train: "
+        "MLAPI_TRAIN_MAX_UPLOAD_BYTES); refused with 413 before the key check or any parsing.",
+    )
+    max_header_bytes: int = Field(
+        65_536,
+        ge=1024,
+        description="Request line and headers at most; beyond: 431 and the connection closed.",
+    )
+    header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="A connection whose request line and headers are not complete this long "
+        "after they began (or after it opened) is closed.",
+    )
+    max_connections: int = Field(
+        1024,
+        ge=1,
+        description="Open connections (and requests in progress) at most; beyond: 503.",
+    )
 
     # Cache
     cache_size: int = Field(100_000, ge=0, description="In-process LRU entries (0 disables it).")
@@ -144,6 +165,12 @@ class Settings(BaseSettings):
     redis_timeout_ms: float = Field(100.0, gt=0, description="Per-command Redis timeout.")
     redis_retry_s: float = Field(
         2.0, ge=0, description="Pause before Redis is tried again after an error."
+    )
+    redis_signing_key: SecretStr | None = Field(
+        None,
+        description="Key that signs what replicas share through Redis (training job records, "
+        "activations, texts that crash a model); a record that fails the check is ignored. "
+        "Unset: those stay on each replica and Redis holds only the cache.",
     )
 
     # Access

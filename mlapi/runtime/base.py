@@ -54,7 +54,8 @@ def max_length_from_config(config: dict[str, object], wanted: int | None) -> int
 
 
 def fingerprint(files: Sequence[Path], *extra: str) -> str:
-    """Content hash of what decides the outputs: same files, same backend -> same cache keys."""
+    """Content hash of what decides the outputs: the files and every setting that changes an
+    answer (backend and precision, max_length, pooling): same inputs -> same cache keys."""
     digest = hashlib.sha256()
     for part in extra:
         digest.update(part.encode())

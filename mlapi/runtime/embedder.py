@@ -143,7 +143,9 @@ class Embedder(TextModel):
         self.info = ModelInfo(
             name=str(config.get("_name_or_path") or folder.root.name),
             backend=runtime,
-            fingerprint=fingerprint(files, runtime, folder.pooling, str(self.width)),
+            fingerprint=fingerprint(
+                files, runtime, folder.pooling, str(self.width), f"max_length={int(limit)}"
+            ),
             labels=(),
             max_length=int(limit),
         )

@@ -64,7 +64,7 @@ class OnnxClassifier(Classifier):
         self.info = ModelInfo(
             name=str(config.get("_name_or_path") or model_dir.name),
             backend=f"onnx-{variant}",
-            fingerprint=fingerprint(files, f"onnx-{variant}"),
+            fingerprint=fingerprint(files, f"onnx-{variant}", f"max_length={length}"),
             labels=labels_from_config(config),
             max_length=length,
         )

@@ -54,7 +54,9 @@ class TorchClassifier(Classifier):
         self.info = ModelInfo(
             name=str(config.get("_name_or_path") or model_dir.name),
             backend=variant,
-            fingerprint=fingerprint([f for f in files if f.is_file()], variant),
+            fingerprint=fingerprint(
+                [f for f in files if f.is_file()], variant, f"max_length={length}"
+            ),
             labels=labels_from_config(config),
             max_length=length,
         )
