@@ -86,8 +86,8 @@ def model_only(model_dir: Path, seconds: float, extra_env: dict[str, str]) -> di
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument(
         "--configs", default="auto,reference", help=f"comma-separated, from {', '.join(CONFIGS)}"
     )

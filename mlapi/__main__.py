@@ -1,6 +1,8 @@
-"""`python -m mlapi`: serve with the settings from the environment."""
+"""`python -m mlapi`: the `mlapi` command; without arguments it serves (as the image does)."""
 
-from mlapi.server import run
+import sys
+
+from mlapi.cli import main
 
 if __name__ == "__main__":
-    run()
+    sys.exit(main(default="serve"))

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from mlapi import __version__, embeddings_api, v2
 from mlapi.auth import AdminChecker, KeyChecker
+from mlapi.docs_ui import install_docs_ui
 from mlapi.errors import install_error_handlers
 from mlapi.fastlane import FastLane, FastLaneApp
 from mlapi.http.limits import BodyLimit
@@ -95,12 +96,14 @@ def create_app(
         version=__version__,
         lifespan=lifespan,
         # MLAPI_DOCS=false (prod): no /docs, /redoc or /openapi.json; the schema names admin routes.
-        docs_url="/docs" if settings.docs else None,
-        redoc_url="/redoc" if settings.docs else None,
+        docs_url=None,  # /docs and /redoc from the package's own assets: install_docs_ui
+        redoc_url=None,
         openapi_url="/openapi.json" if settings.docs else None,
         description="Named models (text classifiers and more) with per-item caching and "
         "micro-batching, our own routes and the Open Inference Protocol v2.",
     )
+    if settings.docs:
+        install_docs_ui(app)
     app.state.service = service
     app.include_router(router)
     app.include_router(v2.router)

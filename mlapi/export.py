@@ -127,15 +127,29 @@ def export_embedding(root: Path, *, int8: bool = True, opset: int = 17) -> list[
     return written
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mlapi.export", description=__doc__)
-    parser.add_argument("model_dir", type=Path, help="folder written by save_pretrained")
+def build_parser(
+    prog: str = "python -m mlapi.export",
+    formatter_class: type[argparse.HelpFormatter] = argparse.HelpFormatter,
+) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog, description=__doc__, formatter_class=formatter_class
+    )
+    parser.add_argument(
+        "model_dir",
+        type=Path,
+        help="folder written by save_pretrained, or a sentence-transformers folder",
+    )
     parser.add_argument("--no-int8", action="store_true", help="skip the int8 export")
     parser.add_argument(
         "--calibration",
         type=Path,
         help="sentences, one per line, that the variants are checked on (default: built in)",
     )
+    return parser
+
+
+def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
+    parser = parser or build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if (args.model_dir / "modules.json").is_file():  # a sentence-transformers folder

@@ -29,11 +29,19 @@ NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 class ModelEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(..., pattern=NAME)
-    path: Path
-    kind: str = "text-classifier"
-    version: str = "1"
-    settings: dict[str, Any] = Field(default_factory=dict)
+    name: str = Field(
+        ..., pattern=NAME, description="The name in URLs (`/models/{name}/predict`, `/v2/...`)."
+    )
+    path: Path = Field(..., description="The model folder; relative to the config file.")
+    kind: str = Field(
+        "text-classifier",
+        description="`text-classifier`, `embedding`, `tabular`, or a kind of MLAPI_KIND_MODULES.",
+    )
+    version: str = Field("1", description="The version reported until a live swap replaces it.")
+    settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Per-model settings (the rows marked *per model* above), by field name.",
+    )
 
     @field_validator("settings")
     @classmethod
@@ -47,8 +55,10 @@ class ModelEntry(BaseModel):
 class ModelsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    default: str | None = None
-    models: list[ModelEntry] = Field(..., min_length=1)
+    default: str | None = Field(
+        None, description="The model `/predict` and `/model` serve (default: the first)."
+    )
+    models: list[ModelEntry] = Field(..., min_length=1, description="The models to serve.")
 
 
 class ConfigError(ValueError):

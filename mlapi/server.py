@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import sys
 from types import FrameType
 
 import uvicorn
@@ -16,6 +15,7 @@ from mlapi.lifecycle import Lifecycle
 from mlapi.logs import configure_logging
 from mlapi.model_dir import resolve_model_dir
 from mlapi.models_config import ConfigError, load_specs
+from mlapi.preflight import StartupError, bind, check_models, check_redis
 from mlapi.settings import Settings
 
 logger = logging.getLogger("mlapi.server")
@@ -51,13 +51,22 @@ class DrainingServer(uvicorn.Server):
 
 
 def run(settings: Settings | None = None) -> None:
+    """Check what can fail fast, then serve until SIGTERM. Raises StartupError, logged once."""
     settings = settings or Settings()
     configure_logging(settings.log_level)
-    try:  # download before serving, with a clear message if offline; check the models config
-        load_specs(settings, None if settings.models else resolve_model_dir(settings))
-    except (ModelUnavailable, ConfigError) as exc:
+    sock = None
+    try:
+        sock = bind(settings.host, settings.port)  # before any model loads
+        logger.info("bound %s:%d; loading the models", settings.host, settings.port)
+        # Download before serving, with a clear message if offline; check the models config.
+        specs, _ = load_specs(settings, None if settings.models else resolve_model_dir(settings))
+        check_models(specs, settings)
+    except (ModelUnavailable, ConfigError, StartupError) as exc:
+        if sock is not None:
+            sock.close()
         logger.error(str(exc))
-        sys.exit(f"mlapi: {exc}")
+        raise StartupError(str(exc)) from None
+    check_redis(settings)
     lifecycle = Lifecycle()
     app = create_app(settings, lifecycle=lifecycle)
     config = uvicorn.Config(
@@ -74,4 +83,12 @@ def run(settings: Settings | None = None) -> None:
         timeout_graceful_shutdown=int(settings.drain_grace_s),
         timeout_keep_alive=30,
     )
-    DrainingServer(config, lifecycle, settings).run()
+    server = DrainingServer(config, lifecycle, settings)
+    try:
+        server.run(sockets=[sock])
+    except SystemExit as exc:  # uvicorn exits 3 when the lifespan fails, having logged why
+        if exc.code not in (0, None):
+            raise StartupError("the service did not start (the reason is logged above)") from None
+        raise
+    if not server.started:
+        raise StartupError("the service did not start (the reason is logged above)")

@@ -11,11 +11,13 @@ from pathlib import Path
 from trainer.config import TrainConfig
 from trainer.errors import TrainerError
 from trainer.progress import ProgressWriter
-from trainer.run import check_config, run
 
 
-def parse(argv: list[str] | None) -> TrainConfig:
-    p = argparse.ArgumentParser(prog="python -m trainer", description=__doc__)
+def build_parser(
+    prog: str = "python -m trainer",
+    formatter_class: type[argparse.HelpFormatter] = argparse.HelpFormatter,
+) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__, formatter_class=formatter_class)
     p.add_argument(
         "--base-model",
         required=True,
@@ -47,7 +49,11 @@ def parse(argv: list[str] | None) -> TrainConfig:
         action="store_true",
         help="also write onnx/model{,.int8}.onnx and compare int8 with fp32",
     )
-    a = p.parse_args(argv)
+    return p
+
+
+def parse(argv: list[str] | None, parser: argparse.ArgumentParser | None = None) -> TrainConfig:
+    a = (parser or build_parser()).parse_args(argv)
     return TrainConfig(
         base_model=a.base_model,
         output=a.output,
@@ -71,9 +77,11 @@ def parse(argv: list[str] | None) -> TrainConfig:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
+    config = parse(argv, parser)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    config = parse(argv)
+    from trainer.run import check_config, run  # torch: only once the arguments are valid
+
     progress = ProgressWriter(config.output)
     try:
         check_config(config)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,7 +81,7 @@ def train(
     step, losses = 0, []
     checkpoint = workdir / CHECKPOINT
     if checkpoint.is_file():
-        state = torch.load(checkpoint, weights_only=False)
+        state = torch.load(checkpoint, weights_only=True)  # tensors and plain data only
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -89,7 +90,12 @@ def train(
         logger.info("resumed from step %d", step)
     stop = min(total, config.stop_after) if config.stop_after else total
     model.train()
-    progress = tqdm(total=total, initial=step, desc="train", unit="step", mininterval=2)
+    # A bar on a terminal; plain log lines (about 20 per run) in a log file or a Job's log.
+    tty = sys.stderr.isatty()
+    progress = tqdm(
+        total=total, initial=step, desc="train", unit="step", mininterval=2, disable=not tty
+    )
+    every = max(1, total // 20)
     order: tuple[int, list[list[int]]] = (-1, [])
     while step < stop:
         epoch, offset = divmod(step, per_epoch)
@@ -115,6 +121,8 @@ def train(
         progress.update(1)
         recent = float(np.mean(losses[-50:]))
         progress.set_postfix(loss=f"{recent:.4f}")
+        if not tty and (step % every == 0 or step == stop):
+            logger.info("step %d/%d loss %.4f", step, total, recent)
         if on_step is not None:
             on_step(step, total, recent)
         if step % config.save_every == 0 or step == stop:

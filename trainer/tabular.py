@@ -60,12 +60,21 @@ def train(output: Path, *, seed: int = 42, test_size: float = 0.25) -> dict[str,
     return metrics
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trainer.tabular", description=__doc__)
+def build_parser(
+    prog: str = "python -m trainer.tabular",
+    formatter_class: type[argparse.HelpFormatter] = argparse.HelpFormatter,
+) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog, description=__doc__, formatter_class=formatter_class
+    )
     parser.add_argument("--output", type=Path, required=True, help="model folder to write")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--test-size", type=float, default=0.25)
-    args = parser.parse_args(argv)
+    parser.add_argument("--test-size", type=float, default=0.25, help="held-out fraction")
+    return parser
+
+
+def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
+    args = (parser or build_parser()).parse_args(argv)
     print(json.dumps(train(args.output, seed=args.seed, test_size=args.test_size), indent=2))
     return 0
 

@@ -1,0 +1,122 @@
+"""Start-up checks that run before any model loads, each failing with one line that says
+what to change: the port, the model folders, Redis."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+from collections.abc import Sequence
+
+from mlapi.kinds import ModelSpec
+from mlapi.settings import Settings
+
+logger = logging.getLogger("mlapi.server")
+
+
+class StartupError(RuntimeError):
+    """The service cannot start as configured; the message names the setting to change."""
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything slow so a busy port fails at once."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise StartupError(f"MLAPI_HOST={host} is not an address to listen on ({exc})") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(f"port {port} is in use: set MLAPI_PORT") from None
+        if exc.errno == errno.EACCES:
+            raise StartupError(
+                f"port {port} needs privileges: set MLAPI_PORT to 1024 or above"
+            ) from None
+        raise StartupError(
+            f"cannot listen on {host}:{port} ({exc.strerror}): set MLAPI_HOST or MLAPI_PORT"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _where(spec: ModelSpec, settings: Settings) -> str:
+    if settings.models is None:
+        return f"MLAPI_MODEL_DIR={spec.path}"
+    return f"model {spec.name!r} ({spec.path}, in MLAPI_MODELS={settings.models})"
+
+
+def check_models(specs: Sequence[ModelSpec], settings: Settings) -> None:
+    """Every text classifier's folder holds weights some variant can serve."""
+    from mlapi.runtime.variants import AUTO_CANDIDATES, VARIANTS
+
+    for spec in specs:
+        if spec.kind != "text-classifier":
+            continue
+        if not spec.path.is_dir():
+            raise StartupError(f"{_where(spec, settings)}: no such folder")
+        if not (spec.path / "config.json").is_file():
+            raise StartupError(
+                f"{_where(spec, settings)} has no config.json: point it at a folder written "
+                "by save_pretrained"
+            )
+        variant = str(spec.settings(settings).variant)
+        names = [*AUTO_CANDIDATES, "torch-fp32"] if variant == "auto" else [variant]
+        reasons = {name: VARIANTS[name].missing(spec.path) for name in names}
+        if any(reason is None for reason in reasons.values()):
+            continue
+        has_weights = any(
+            (spec.path / name).is_file() for name in ("model.safetensors", "pytorch_model.bin")
+        ) or any((spec.path / "onnx").glob("*.onnx"))
+        if not has_weights:
+            raise StartupError(
+                f"{_where(spec, settings)} has config.json but no weights (model.safetensors, "
+                "pytorch_model.bin or onnx/model.onnx): copy the whole folder written by "
+                "save_pretrained"
+            )
+        detail = "; ".join(f"{name}: {reason}" for name, reason in reasons.items())
+        raise StartupError(f"{_where(spec, settings)}: no variant can run ({detail})")
+
+
+def check_redis(settings: Settings) -> bool:
+    """Whether Redis answers; if not, one WARNING, and the service starts without it."""
+    if not settings.redis_url:
+        return True
+    import redis
+    from redis.exceptions import RedisError
+
+    password = settings.redis_password.get_secret_value() if settings.redis_password else None
+    timeout = max(settings.redis_timeout_ms / 1000, 1.0)
+    client = redis.Redis.from_url(
+        settings.redis_url,
+        password=password,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+    )
+    try:
+        client.ping()
+        return True
+    except (RedisError, OSError) as exc:
+        logger.warning(
+            "Redis at MLAPI_REDIS_URL=%s does not answer (%s: %s): serving from the "
+            "in-process cache; Redis is tried again every MLAPI_REDIS_RETRY_S=%gs",
+            _safe_url(settings.redis_url),
+            type(exc).__name__,
+            exc,
+            settings.redis_retry_s,
+        )
+        return False
+    finally:
+        client.close()
+
+
+def _safe_url(url: str) -> str:
+    """The URL without a password in it."""
+    if "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
