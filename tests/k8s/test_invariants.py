@@ -76,16 +76,6 @@ def test_probe_paths_exist_in_the_app(rendered: Docs) -> None:
     assert annotations["prometheus.io/path"] in routes
 
 
-def test_virtual_service_routes_exist_in_the_app(rendered: Docs) -> None:
-    routes = served_paths()
-    service = find(rendered["prod"], "VirtualService", "mlapi")
-    paths = {m["uri"]["exact"] for route in service["spec"]["http"] for m in route["match"]}
-    assert paths == {"/predict", "/health", "/ready", "/docs", "/openapi.json"}
-    assert paths <= routes
-    predict = service["spec"]["http"][0]
-    assert set(predict["retries"]["retryOn"].split(",")) >= {"5xx", "reset", "connect-failure"}
-
-
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_hpa_targets_the_deployment(rendered: Docs, overlay: str) -> None:
     hpa = find(rendered[overlay], "HorizontalPodAutoscaler", "mlapi")
@@ -99,10 +89,11 @@ def test_hpa_targets_the_deployment(rendered: Docs, overlay: str) -> None:
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_redis_url_names_the_redis_service(rendered: Docs, overlay: str) -> None:
     url = find(rendered[overlay], "ConfigMap", "mlapi")["data"]["MLAPI_REDIS_URL"]
-    host, port = url.split("//")[1].split("/")[0].split(":")
+    user, address = url.split("//")[1].split("/")[0].split("@")
+    host, port = address.split(":")
     service = find(rendered[overlay], "Service", host)
     assert int(port) in {p["port"] for p in service["spec"]["ports"]}
-    assert "@" not in url, "the password comes from a Secret, not the URL"
+    assert ":" not in user, "the password comes from a Secret, not the URL"
     Settings(redis_url=url)  # a URL the service accepts
 
 
@@ -190,11 +181,14 @@ def test_network_policies_admit_only_gateway_prometheus_and_mlapi(rendered: Docs
     ]
 
 
-def test_redis_is_a_bounded_lru_cache_with_a_password(rendered: Docs) -> None:
+def test_redis_evicts_only_ttl_keys_and_admits_only_the_acl_user(rendered: Docs) -> None:
     conf = find(rendered["prod"], "ConfigMap", "mlapi-redis")["data"]["redis.conf"]
-    assert "maxmemory-policy allkeys-lru" in conf and "maxmemory " in conf
+    assert "maxmemory-policy volatile-lru" in conf and "maxmemory " in conf
+    assert "user default off" in conf and "requirepass" not in conf
     redis = containers(find(rendered["prod"], "Deployment", "mlapi-redis"))[0]
-    assert "--requirepass" in redis["args"]
+    user = redis["args"][redis["args"].index("--user") + 1 :]
+    url_user = find(rendered["prod"], "ConfigMap", "mlapi")["data"]["MLAPI_REDIS_URL"]
+    assert user[:3] == [url_user.split("//")[1].split("@")[0], "on", ">$(REDIS_PASSWORD)"]
     assert redis["env"][0]["valueFrom"]["secretKeyRef"]["name"] == "mlapi-redis"
 
 

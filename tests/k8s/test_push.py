@@ -100,7 +100,13 @@ def test_set_image_refuses_latest(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "script",
-    ["push.sh", "scripts/image-test.sh", "scripts/build-base-image.sh", "scripts/install-deps.sh"],
+    [
+        "push.sh",
+        "scripts/image-test.sh",
+        "scripts/build-base-image.sh",
+        "scripts/install-deps.sh",
+        "scripts/make-secrets.sh",
+    ],
 )
 def test_shell_scripts_parse(script: str) -> None:
     assert subprocess.run(["bash", "-n", str(ROOT / script)]).returncode == 0

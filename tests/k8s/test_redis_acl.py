@@ -18,6 +18,7 @@ from harness.servers import free_port, wait_for_port
 from mlapi.cache import build_cache
 from mlapi.settings import Settings
 from mlapi.training.build import build_store
+from mlapi.training.redis_store import RedisJobStore
 from mlapi.training.schemas import JobRecord, TrainRequest
 from mlapi.workers.poison import PoisonList
 from tests.binaries import require_binary
@@ -39,7 +40,8 @@ def start_bundle_redis(
     docs: list[dict[str, Any]], workdir: Path, *extra: str
 ) -> tuple[subprocess.Popen[bytes], BundleRedis]:
     conf = find(docs, "ConfigMap", "mlapi-redis")["data"]["redis.conf"]
-    (workdir / "redis.conf").write_text(conf)
+    # /data is the pod's emptyDir: here, the test's own folder.
+    (workdir / "redis.conf").write_text(conf.replace("dir /data\n", f"dir {workdir}\n"))
     pod = find(docs, "Deployment", "mlapi-redis")["spec"]["template"]["spec"]
     args = pod["containers"][0]["args"]
     assert args[0] == "/etc/redis/redis.conf"
@@ -47,17 +49,24 @@ def start_bundle_redis(
     port = free_port()
     process = subprocess.Popen(
         [require_binary("redis-server"), str(workdir / "redis.conf"), *args]
-        + ["--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir), *extra],
+        + ["--port", str(port), "--bind", "127.0.0.1", *extra],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    wait_for_port(port)
+    try:
+        wait_for_port(port)
+    except TimeoutError:
+        process.kill()
+        process.wait()
+        raise
     url = find(docs, "ConfigMap", "mlapi")["data"]["MLAPI_REDIS_URL"]
     return process, BundleRedis(port, url.replace("mlapi-redis:6379", f"127.0.0.1:{port}"))
 
 
 @pytest.fixture
-def bundle_redis(rendered: dict[str, list[dict[str, Any]]], tmp_path: Path) -> Iterator[BundleRedis]:
+def bundle_redis(
+    rendered: dict[str, list[dict[str, Any]]], tmp_path: Path
+) -> Iterator[BundleRedis]:
     process, server = start_bundle_redis(rendered["prod"], tmp_path)
     try:
         yield server
@@ -66,8 +75,18 @@ def bundle_redis(rendered: dict[str, list[dict[str, Any]]], tmp_path: Path) -> I
         process.wait(timeout=10)
 
 
-def settings_for(server: BundleRedis) -> Settings:
-    return Settings(redis_url=server.url, redis_password=PASSWORD, cache_size=0)
+def settings_for(server: BundleRedis, workdir: Path) -> Settings:
+    """The bundle's Redis settings (a signing key where the service has that setting)."""
+    signing = (
+        {"redis_signing_key": "s" * 32} if "redis_signing_key" in Settings.model_fields else {}
+    )
+    return Settings(
+        redis_url=server.url,
+        redis_password=PASSWORD,
+        cache_size=0,
+        train_dir=workdir / "train",
+        **signing,
+    )
 
 
 def job(job_id: str) -> JobRecord:
@@ -85,8 +104,8 @@ def job(job_id: str) -> JobRecord:
     )
 
 
-def test_mlapi_code_runs_as_the_acl_user(bundle_redis: BundleRedis) -> None:
-    settings = settings_for(bundle_redis)
+def test_mlapi_code_runs_as_the_acl_user(bundle_redis: BundleRedis, tmp_path: Path) -> None:
+    settings = settings_for(bundle_redis, tmp_path)
 
     async def scenario() -> None:
         cache = build_cache(settings, "f" * 16)
@@ -99,6 +118,7 @@ def test_mlapi_code_runs_as_the_acl_user(bundle_redis: BundleRedis) -> None:
         await cache.close()
 
         store = build_store(settings)
+        assert isinstance(store, RedisJobStore)
         await store.put(job("j1"))
         assert (await store.get("j1")) is not None
         assert [r.id for r in await store.list()] == ["j1"]
@@ -138,10 +158,11 @@ def test_cache_writes_never_evict_a_job_record(
 ) -> None:
     """The reproduction: a job record vanished under `allkeys-lru` after 40k cache writes."""
     process, server = start_bundle_redis(rendered["prod"], tmp_path, "--maxmemory", "4mb")
-    settings = settings_for(server)
+    settings = settings_for(server, tmp_path)
 
     async def scenario() -> None:
         store = build_store(settings)
+        assert isinstance(store, RedisJobStore)
         await store.put(job("kept"))
         cache = build_cache(settings, "e" * 16)
         value = b"[" + b"0.5," * 60 + b"0.5]"

@@ -36,6 +36,7 @@ ISTIO = {
     "VirtualService": networking.VirtualService,
     "DestinationRule": networking.DestinationRule,
     "PeerAuthentication": security.PeerAuthentication,
+    "AuthorizationPolicy": security.AuthorizationPolicy,
 }
 
 
