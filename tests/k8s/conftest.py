@@ -13,7 +13,12 @@ from tests.binaries import require_binary
 
 ROOT = Path(__file__).resolve().parents[2]
 OVERLAYS = ("prod", "dev")
-FOLDERS = {"prod": "overlays/prod", "dev": "overlays/dev", "jobs": "jobs"}
+FOLDERS = {
+    "prod": "overlays/prod",
+    "dev": "overlays/dev",
+    "prod-training": "overlays/prod-training",
+    "jobs": "jobs",
+}
 
 
 def render(name: str) -> list[dict[str, Any]]:

@@ -1,13 +1,11 @@
-"""The service account may only manage Jobs in its own namespace (the train API's runner)."""
+"""The runner's identity may only manage Jobs in its own namespace (components/training)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from mlapi.training.runners.kubernetes import BatchApi
-from tests.k8s.conftest import OVERLAYS, find
+from tests.k8s.conftest import find
 
 Docs = dict[str, list[dict[str, Any]]]
 # BatchV1Api method -> (resource, verb) it needs on the API server.
@@ -18,9 +16,8 @@ CALLS = {
 }
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
-def test_the_role_grants_only_jobs_in_the_namespace(rendered: Docs, overlay: str) -> None:
-    docs = rendered[overlay]
+def test_the_role_grants_only_jobs_in_the_namespace(rendered: Docs) -> None:
+    docs = rendered["prod-training"]
     assert not [d for d in docs if d["kind"] in {"ClusterRole", "ClusterRoleBinding"}]
     role = find(docs, "Role", "mlapi-train-jobs")
     granted = {
@@ -35,14 +32,14 @@ def test_the_role_grants_only_jobs_in_the_namespace(rendered: Docs, overlay: str
     assert set(CALLS) == {m for m in dir(BatchApi) if not m.startswith("_")}
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
-def test_the_binding_gives_the_role_to_the_services_account(rendered: Docs, overlay: str) -> None:
-    docs = rendered[overlay]
+def test_the_binding_gives_the_role_to_the_runners_account(rendered: Docs) -> None:
+    docs = rendered["prod-training"]
     binding = find(docs, "RoleBinding", "mlapi-train-jobs")
     role = find(docs, binding["roleRef"]["kind"], binding["roleRef"]["name"])
     deployment = find(docs, "Deployment", "mlapi")
     account = deployment["spec"]["template"]["spec"]["serviceAccountName"]
     namespace = deployment["metadata"]["namespace"]
+    assert account == "mlapi-train-runner"
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": account, "namespace": namespace}
     ]

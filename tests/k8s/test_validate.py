@@ -61,7 +61,7 @@ def istio_errors(doc: dict[str, Any]) -> list[str]:
     return unknown_fields(doc, model.model_dump(by_alias=True, exclude_unset=True, mode="json"))
 
 
-@pytest.mark.parametrize("overlay", [*OVERLAYS, "jobs"])
+@pytest.mark.parametrize("overlay", [*OVERLAYS, "prod-training", "jobs"])
 def test_core_objects_validate_strictly(
     rendered: dict[str, list[dict[str, Any]]], overlay: str
 ) -> None:
@@ -102,7 +102,7 @@ def test_istio_validation_catches_typos_and_bad_values(
         istio_errors(wrong)
 
 
-@pytest.mark.parametrize("overlay", [*OVERLAYS, "jobs"])
+@pytest.mark.parametrize("overlay", [*OVERLAYS, "prod-training", "jobs"])
 def test_no_deprecated_api_versions(
     rendered: dict[str, list[dict[str, Any]]], overlay: str
 ) -> None:
