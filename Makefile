@@ -48,7 +48,7 @@ docs:
 	@test -x $(PYTHON) || $(BASE_PYTHON) -m venv $(VENV)
 	@$(PYTHON) -c "import mkdocs, material" 2>/dev/null || $(PYTHON) -m pip install -e ".[docs]"
 	$(PYTHON) -m mlapi.docs_config --check
-	$(PYTHON) -m mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(PYTHON) -m mkdocs build --strict
 
 ## Regenerate docs/configuration.md from mlapi/settings.py (after adding a setting).
 docs-config:

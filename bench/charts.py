@@ -15,6 +15,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PROFILES = ("seed-95", "seed-50", "cold")
+# RESULTS.md's name for the earlier service the benchmark compares with.
+LABELS = {"reference": "baseline (earlier service)"}
 
 
 @dataclass
@@ -90,9 +92,9 @@ def draw(run: Run, out: Path) -> Path:
         cached = [run.value(config, p, "req/s") or 0.0 for p in PROFILES[:2]]
         cold = run.value(config, "cold", "sentences/s") or 0.0
         xs = [x + i * width for x in range(2)]
-        bars = axes[0].bar(xs, cached, width, label=config)
+        bars = axes[0].bar(xs, cached, width, label=LABELS.get(config, config))
         axes[0].bar_label(bars, fmt="%.0f", fontsize=8)
-        bars = axes[1].bar([i * width], [cold], width, label=config)
+        bars = axes[1].bar([i * width], [cold], width, label=LABELS.get(config, config))
         axes[1].bar_label(bars, fmt="%.1f", fontsize=8)
     axes[0].set_xticks([x + width * (len(configs) - 1) / 2 for x in range(2)])
     axes[0].set_xticklabels(["load.js, 95% cached", "load.js, 50% cached"])

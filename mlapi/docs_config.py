@@ -21,7 +21,7 @@ from mlapi.models_config import ModelEntry, ModelsConfig
 from mlapi.settings import Settings
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-# When each error type is answered. A test fails when an error class has no line here.
+# When each error type is answered (else the error class's docstring; a test fails if neither).
 ERROR_WHEN = {
     "unauthorized": "MLAPI_API_KEYS is set and the request carries none of the keys",
     "forbidden": "an admin route without an admin key (MLAPI_ADMIN_KEYS)",
@@ -156,14 +156,17 @@ def render_configuration() -> str:
 
 
 def error_classes() -> list[tuple[int, str, str]]:
-    """(status, type, class name) of every typed error, by status."""
+    """(status, type, when) of every typed error, by status. `when` is the line of
+    ERROR_WHEN, else the class's own docstring (empty if neither: a test fails)."""
     from mlapi.errors import MLAPIError
 
     found: dict[str, tuple[int, str, str]] = {}
     pending: list[type[MLAPIError]] = [MLAPIError]
     while pending:
         cls = pending.pop()
-        found[cls.type] = (cls.status_code, cls.type, cls.__name__)
+        doc = " ".join((cls.__dict__.get("__doc__") or "").split())
+        when = ERROR_WHEN.get(cls.type) or doc
+        found[cls.type] = (cls.status_code, cls.type, when)
         pending.extend(cls.__subclasses__())
     return sorted(found.values())
 
@@ -204,8 +207,8 @@ def render_http() -> str:
         "| status | type | when |",
         "|---|---|---|",
     ]
-    for status, kind, _name in error_classes():
-        out.append(f"| {status} | `{kind}` | {_cell(ERROR_WHEN.get(kind, ''))} |")
+    for status, kind, when in error_classes():
+        out.append(f"| {status} | `{kind}` | {_cell(when)} |")
     out.append("")
     return "\n".join(out)
 
