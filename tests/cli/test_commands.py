@@ -61,3 +61,41 @@ def test_unexpected_failures_are_one_line_without_debug(mlapi: Mlapi, tmp_path: 
     assert done.stderr.startswith("mlapi export: error: ")
     debug = mlapi("export", str(folder), "--no-int8", env={"MLAPI_LOG_LEVEL": "DEBUG"})
     assert debug.returncode == 1 and "Traceback" in debug.stderr
+
+
+PROBE = (
+    "from mlapi.cli import _progress_bars; _progress_bars(); "
+    "from huggingface_hub.utils import are_progress_bars_disabled; "
+    "print(are_progress_bars_disabled())"
+)
+
+
+def test_download_bars_only_on_a_terminal() -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("HF_HUB_DISABLE_PROGRESS_BARS", "TQDM_DISABLE")
+    }
+    piped = subprocess.run(
+        [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert piped.stdout.strip() == "True"  # a log file or a pod's log: no bars
+    leader, follower = pty.openpty()
+    try:
+        on_tty = subprocess.run(
+            [sys.executable, "-c", PROBE],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert on_tty.stdout.strip() == "False"  # a terminal: bars
