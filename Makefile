@@ -94,7 +94,7 @@ image-test: $(DEPS)
 OVERLAY ?= dev
 .PHONY: kube-play
 ## The rendered overlay played on podman with the image-test image (run `make image-test` first):
-## readiness by its own probes, every public route; KUBE_PLAY_ARGS=--fail-closed / --bench 60.
+## readiness by its own probes, every public route; KUBE_PLAY_ARGS=--fail-closed --train --bench 60.
 kube-play: $(DEPS)
 	$(PYTHON) scripts/kube_play.py $(OVERLAY) $(KUBE_PLAY_ARGS)
 
