@@ -13,13 +13,11 @@ from harness.servers import MlapiProcess
 from tests.waiting import async_wait_until
 
 
-async def queued(client: httpx.AsyncClient, texts: int = 50) -> bool:
-    """The server's queue-depth gauge shows every text waiting for a batch."""
-    metrics = (await client.get("/metrics")).text
-    return any(
-        line.startswith("mlapi_queue_depth{") and float(line.rsplit(" ", 1)[1]) >= texts
-        for line in metrics.splitlines()
-    )
+async def queued(client: httpx.AsyncClient, requests: int = 50) -> bool:
+    """The server holds every request in flight (the queue-depth gauge cannot say: the batcher
+    moves texts out of the queue into the batch it is filling). /stats counts itself too."""
+    stats = (await client.get("/stats")).json()
+    return bool(stats["inflight_requests"] > requests)
 
 
 def test_sigterm_drains_50_in_flight_requests(model_dir: Path, tmp_path: Path) -> None:
@@ -46,7 +44,7 @@ def test_sigterm_drains_50_in_flight_requests(model_dir: Path, tmp_path: Path) -
                     for i in range(50)
                 ]
                 await async_wait_until(
-                    lambda: queued(client), "50 texts queued at the server", timeout=10
+                    lambda: queued(client), "50 requests in flight at the server", timeout=10
                 )
                 assert not any(task.done() for task in inflight)
                 assert service.process is not None
