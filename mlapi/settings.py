@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     model_id: str = Field(DEFAULT_MODEL_ID, description="Hub id used only when model_dir is unset.")
     models: Path | None = Field(
         None,
-        description="YAML file naming the models to serve (see README, Models). Unset: the "
+        description="YAML file naming the models to serve (docs/models.md). Unset: the "
         "one model of model_dir, named `default`.",
     )
     model_repository: Path | None = Field(
@@ -263,7 +263,7 @@ class Settings(BaseSettings):
         "asyncio",
         description="Event loop of `python -m mlapi`. uvloop's libuv accepts one connection "
         "per loop iteration, so under load new connections can wait in the listen queue for "
-        "seconds (README, Stress test).",
+        "seconds (docs/performance.md, Stress test).",
     )
     host: str = Field("0.0.0.0", description="Bind address of `python -m mlapi`.")
     port: int = Field(8000, ge=1, le=65535, description="Port of `python -m mlapi`.")

@@ -44,7 +44,7 @@ class TorchClassifier(Classifier):
         if bf16:
             # The whole model in bf16 (matmuls on AMX / AVX512_BF16, norms too), no autocast:
             # as fast as bf16 matmuls with fp32 norms, no fp32 copy of any weight, and inside
-            # the fidelity bounds on the trained MiniLM (README, "Variants").
+            # the fidelity bounds on the trained MiniLM (docs/variants.md).
             self._model.to(torch.bfloat16)
         length = max_length_from_config(config, max_length)
         super().__init__(tokenizer.backend_tokenizer, length, max_batch_size)
