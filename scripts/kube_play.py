@@ -154,12 +154,13 @@ class Play:
             for container in pod["containers"]:
                 name = deployment["metadata"]["name"]
                 port = self.api_port if name == "mlapi" else self.redis_port
+                # The probes are run from outside with their own periods and thresholds
+                # (podman 4 has no readiness or startup probes).
                 self.probes[name] = {
                     key: container.pop(key)
                     for key in ("startupProbe", "readinessProbe", "livenessProbe")
                     if key in container
                 }
-                container.pop("lifecycle", None)  # preStop `sleep`: not in podman 4's schema
                 container["imagePullPolicy"] = "Never"
                 container.pop("ports", None)  # no port mappings on the host network
                 if name == "mlapi" and self.train_mount:

@@ -1,0 +1,77 @@
+"""What `make kube-play` hands podman is the rendered bundle with only the image names, the
+pull policy, the host-network port and the probes (run from outside) changed."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from tests.k8s.conftest import OVERLAYS, ROOT, find
+
+
+def kube_play() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("kube_play", ROOT / "scripts" / "kube_play.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
+CHANGED = {"image", "imagePullPolicy", "ports", "env", "args", *PROBES}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_play_keeps_the_bundles_settings(overlay: str, tmp_path: Path) -> None:
+    module = kube_play()
+    play = module.Play(overlay, tmp_path)
+    play.secrets = {"mlapi-redis": {"password": "pw", "signing-key": "sk"}}
+    played = play.playable()
+    kinds = {d["kind"] for d in played}
+    assert kinds <= {"ConfigMap", "Deployment", "PersistentVolumeClaim"}
+    for doc in played:
+        original = find(play.docs, doc["kind"], doc["metadata"]["name"])
+        if doc["kind"] == "ConfigMap" and doc["metadata"]["name"] == "mlapi":
+            url = doc["data"].pop("MLAPI_REDIS_URL")
+            assert url == f"redis://mlapi@127.0.0.1:{play.redis_port}/0"
+            original = {**original, "data": {**original["data"]}}
+            original["data"].pop("MLAPI_REDIS_URL")
+        if doc["kind"] != "Deployment":
+            assert doc == original
+            continue
+        pod, before = doc["spec"]["template"]["spec"], original["spec"]["template"]["spec"]
+        assert {k: v for k, v in pod.items() if k != "containers"} == {
+            k: v for k, v in before.items() if k != "containers"
+        }
+        assert {k: v for k, v in doc.items() if k != "spec"} == {
+            k: v for k, v in original.items() if k != "spec"
+        }
+        for container, was in zip(pod["containers"], before["containers"], strict=True):
+            kept = {k: v for k, v in was.items() if k not in CHANGED}
+            assert {k: v for k, v in container.items() if k not in CHANGED} == kept
+            assert container["imagePullPolicy"] == "Never" and "ports" not in container
+            assert not set(PROBES) & container.keys()
+            assert set(play.probes[doc["metadata"]["name"]]) == set(PROBES) & was.keys()
+            if doc["metadata"]["name"] == "mlapi":
+                assert container["image"] == module.MLAPI_IMAGE
+                assert container["env"] == [
+                    *was["env"],
+                    {"name": "MLAPI_PORT", "value": str(play.api_port)},
+                    {"name": "MLAPI_HOST", "value": "127.0.0.1"},
+                ]
+            else:
+                assert container["image"] == was["image"]  # built locally under that name
+                expanded = [a.replace("$(REDIS_PASSWORD)", "pw") for a in was["args"]]
+                assert container["args"] == [
+                    *expanded,
+                    *("--port", str(play.redis_port), "--bind", "127.0.0.1"),
+                ]
+
+
+def test_the_dataset_of_the_training_play_has_both_labels() -> None:
+    rows = kube_play().dataset().strip().splitlines()
+    assert rows[0] == "sentence\tlabel"
+    assert {row.rsplit("\t", 1)[1] for row in rows[1:]} == {"0", "1"}
