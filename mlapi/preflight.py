@@ -44,6 +44,21 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def warn_ignored(settings: Settings) -> None:
+    """MLAPI_MODELS names the models: a model folder or id set beside it is not used."""
+    if settings.models is None:
+        return
+    ignored = [f"MLAPI_MODEL_DIR={settings.model_dir}"] if settings.model_dir else []
+    if "model_id" in settings.model_fields_set:
+        ignored.append(f"MLAPI_MODEL_ID={settings.model_id}")
+    if ignored:
+        logger.warning(
+            "MLAPI_MODELS=%s names the models to serve: %s not used",
+            settings.models,
+            " and ".join(ignored) + (" are" if len(ignored) > 1 else " is"),
+        )
+
+
 def _where(spec: ModelSpec, settings: Settings) -> str:
     if settings.models is None:
         return f"MLAPI_MODEL_DIR={spec.path}"

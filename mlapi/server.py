@@ -15,7 +15,7 @@ from mlapi.lifecycle import Lifecycle
 from mlapi.logs import configure_logging
 from mlapi.model_dir import resolve_model_dir
 from mlapi.models_config import ConfigError, load_specs
-from mlapi.preflight import StartupError, bind, check_models, check_redis
+from mlapi.preflight import StartupError, bind, check_models, check_redis, warn_ignored
 from mlapi.settings import Settings
 
 logger = logging.getLogger("mlapi.server")
@@ -54,6 +54,7 @@ def run(settings: Settings | None = None) -> None:
     """Check what can fail fast, then serve until SIGTERM. Raises StartupError, logged once."""
     settings = settings or Settings()
     configure_logging(settings.log_level)
+    warn_ignored(settings)
     sock = None
     try:
         sock = bind(settings.host, settings.port)  # before any model loads

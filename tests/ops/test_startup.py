@@ -119,3 +119,20 @@ def test_json_logs_hold_no_colour_codes_or_progress_bars(model_dir: Path, tmp_pa
     logged = records(text.splitlines())  # stdout and stderr together: JSON only
     assert not any("color_message" in r for r in logged)
     assert any(r["msg"] == "Application startup complete." for r in logged)
+
+
+def test_a_model_dir_beside_a_models_config_is_named_as_unused(tmp_path: Path) -> None:
+    missing = tmp_path / "models.yaml"
+    code, lines, _ = serve(
+        {
+            "MLAPI_MODELS": str(missing),
+            "MLAPI_MODEL_DIR": "/models/model",
+            "MLAPI_PORT": str(free_port()),
+        }
+    )
+    assert code == 1  # the config file is missing
+    warnings = [r["msg"] for r in records(lines) if r["level"] == "WARNING"]
+    assert warnings == [
+        f"MLAPI_MODELS={missing} names the models to serve: MLAPI_MODEL_DIR=/models/model is "
+        "not used"
+    ]
