@@ -10,6 +10,7 @@ import argparse
 import importlib.util
 import os
 import sys
+import typing
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -62,6 +63,19 @@ def _progress_bars() -> None:
 # ---------------------------------------------------------------------------- serve
 
 
+def _metavar(name: str) -> str:
+    """`{a,b}` for a choice, `true|false` for a switch, else the setting's name."""
+    from mlapi.settings import Settings
+
+    annotation = Settings.model_fields[name].annotation
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if annotation is bool or args == [bool]:
+        return "true|false"
+    if typing.get_origin(annotation) is typing.Literal:
+        return "{" + ",".join(str(a) for a in args) + "}"
+    return name.upper()
+
+
 def serve_parser() -> argparse.ArgumentParser:
     from mlapi.docs_config import settings_rows
 
@@ -81,7 +95,7 @@ def serve_parser() -> argparse.ArgumentParser:
         parser.add_argument(
             flag,
             dest=row.name,
-            metavar=row.name.upper(),
+            metavar=_metavar(row.name),
             default=argparse.SUPPRESS,
             help=(row.description + note).replace("%", "%%"),
         )
