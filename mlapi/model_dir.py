@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from mlapi.errors import ModelUnavailable
@@ -23,7 +24,9 @@ def resolve_model_dir(settings: Settings) -> Path:
     target = settings.resolved_model_dir()
     if (target / "config.json").is_file():
         return target
+    # A line before and after: progress bars are drawn only on a terminal (mlapi.cli).
     logger.info("downloading %s into %s", settings.model_id, target)
+    started = time.monotonic()
     try:
         from huggingface_hub import snapshot_download
 
@@ -39,4 +42,12 @@ def resolve_model_dir(settings: Settings) -> Path:
             "and weights, as written by save_pretrained), e.g. "
             "MLAPI_MODEL_DIR=/path/to/model make run"
         ) from exc
+    size = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
+    logger.info(
+        "downloaded %s into %s (%.1f MB in %.1f s)",
+        settings.model_id,
+        target,
+        size / 1e6,
+        time.monotonic() - started,
+    )
     return target

@@ -58,3 +58,23 @@ def test_sentry_is_initialised_when_a_dsn_is_set(settings: Settings) -> None:
         assert sentry_sdk.get_client().is_active()
         assert sentry_sdk.get_client().dsn == dsn
     sentry_sdk.get_client().close()
+
+
+def test_a_download_logs_a_line_before_and_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import huggingface_hub
+
+    def fake_download(repo_id: str, *, local_dir: Path, **_: object) -> str:
+        Path(local_dir).mkdir(parents=True)
+        (Path(local_dir) / "config.json").write_text("{}")
+        return str(local_dir)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_download)
+    monkeypatch.chdir(tmp_path)
+    with caplog.at_level("INFO", logger="mlapi.model_dir"):
+        assert resolve_model_dir(Settings(model_id="org/model")) == Path("models/org/model")
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == [
+        "downloading org/model into models/org/model",
+        "downloaded org/model into models/org/model",
+    ]
