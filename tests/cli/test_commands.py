@@ -99,3 +99,25 @@ def test_download_bars_only_on_a_terminal() -> None:
         os.close(follower)
         os.close(leader)
     assert on_tty.stdout.strip() == "False"  # a terminal: bars
+
+
+def test_train_text_logs_plain_progress_lines_off_a_terminal(
+    mlapi: Mlapi, tmp_path: Path, model_dir: Path
+) -> None:
+    from mlapi.synthetic import sentiment_sentences
+
+    data = tmp_path / "data.tsv"
+    rows = sentiment_sentences(64)
+    names = ("NEGATIVE", "POSITIVE")
+    data.write_text("sentence\tlabel\n" + "".join(f"{t}\t{names[y]}\n" for t, y in rows))
+    done = mlapi(
+        "train", "text", "--base-model", str(model_dir), "--data", str(data),
+        "--output", str(tmp_path / "out"), "--max-steps", "20", "--batch-size", "8",
+        "--eval-size", "16", "--max-length", "16",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    steps = [line for line in done.stderr.splitlines() if " step " in line]
+    assert len(steps) == 20  # one line per step when there are 20 or fewer
+    assert "step 20/20 loss " in steps[-1]
+    assert "\r" not in done.stderr and "it/s]" not in done.stderr
+    assert (tmp_path / "out" / "model.safetensors").is_file()
