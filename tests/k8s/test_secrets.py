@@ -66,7 +66,7 @@ def namespace(docs: list[dict[str, Any]]) -> str:
     return str(next(d for d in docs if d["kind"] == "Deployment")["metadata"]["namespace"])
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("overlay", [*OVERLAYS, "prod-training"])
 def test_every_required_reference_is_made(rendered: Docs, overlay: str) -> None:
     secrets = make(overlay)
     made = created(secrets)
@@ -77,7 +77,7 @@ def test_every_required_reference_is_made(rendered: Docs, overlay: str) -> None:
     assert {s["metadata"]["namespace"] for s in secrets} == {namespace(rendered[overlay])}
 
 
-@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("overlay", [*OVERLAYS, "prod-training"])
 def test_with_every_value_given_every_reference_is_made(rendered: Docs, overlay: str) -> None:
     secrets = make(
         overlay, MLAPI_API_KEYS="k1,k2", MLAPI_ADMIN_KEYS="a1", SENTRY_DSN="https://x@y/1"
