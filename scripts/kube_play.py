@@ -97,10 +97,17 @@ def find(docs: list[Doc], kind: str, name: str) -> Doc:
 class Play:
     """One overlay on podman: its secrets, images, pods; `close` removes all of it."""
 
-    def __init__(self, overlay: str, workdir: Path, train_mount: Doc | None = None) -> None:
+    def __init__(
+        self,
+        overlay: str,
+        workdir: Path,
+        train_mount: Doc | None = None,
+        settings: dict[str, str] | None = None,
+    ) -> None:
         self.overlay = overlay
         self.workdir = workdir
         self.docs = render(overlay)
+        self.settings = settings or {}  # ConfigMap values changed on purpose (--fail-closed)
         self.train_mount = train_mount  # components/training's claim, volume and mount
         self.api_port = free_port()
         self.redis_port = free_port()
@@ -145,6 +152,7 @@ class Play:
         """What podman runs: the bundle's objects, with image names and ports changed."""
         played = [copy.deepcopy(d) for d in self.docs if d["kind"] in PLAYED]
         settings = find(played, "ConfigMap", "mlapi")["data"]
+        settings.update(self.settings)
         # The Redis Service's address on the host network (podman 4 ignores hostAliases there).
         settings["MLAPI_REDIS_URL"] = settings["MLAPI_REDIS_URL"].replace(
             "@mlapi-redis:6379/", f"@127.0.0.1:{self.redis_port}/"
@@ -402,23 +410,30 @@ def exercise(play: Play, key: str | None) -> None:
 # ------------------------------------------------------------------ fail closed, bench
 
 
-def fail_closed(overlay: str, workdir: Path) -> None:
-    """An empty API key Secret: the pod never becomes ready and one log line says why.
-    No API key Secret at all: the pod is not even created."""
-    play = Play(overlay, workdir / "empty-keys")
+def never_ready(play: Play, secrets: list[Doc], named: str) -> None:
+    """The mlapi pod stays unready, is restarted, and its log names the setting."""
     try:
-        play.up(make_secrets(overlay, {"MLAPI_API_KEYS": " "}))
+        play.up(secrets)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and play.restarts("mlapi") < 1:
             if play.probe("mlapi", "readinessProbe"):
-                raise SystemExit("kube-play: the pod became ready without an API key")
+                raise SystemExit(f"kube-play: ready despite a bad {named}")
             time.sleep(0.5)
-        lines = [line for line in play.logs("mlapi").splitlines() if "MLAPI_API_KEYS" in line]
+        lines = [line for line in play.logs("mlapi").splitlines() if named in line]
         if play.restarts("mlapi") < 1 or not lines or play.probe("mlapi", "readinessProbe"):
-            raise SystemExit(f"kube-play: no fail-closed exit: {play.logs('mlapi')[-2000:]}")
-        log(f"empty API keys: not ready, restarted, says: {lines[0]}")
+            raise SystemExit(f"kube-play: no exit naming {named}: {play.logs('mlapi')[-2000:]}")
+        log(f"bad {named}: not ready, restarted, says: {lines[0]}")
     finally:
         play.close()
+
+
+def fail_closed(overlay: str, workdir: Path) -> None:
+    """An empty API key Secret, or a bad ConfigMap value: the pod never becomes ready and its
+    log says why. No API key Secret at all: the pod is not even created."""
+    secrets = make_secrets(overlay, {"MLAPI_API_KEYS": " "})
+    never_ready(Play(overlay, workdir / "empty-keys"), secrets, "MLAPI_API_KEYS")
+    bad = Play(overlay, workdir / "bad-setting", settings={"MLAPI_MAX_BATCH_SIZE": "lots"})
+    never_ready(bad, make_secrets(overlay), "MLAPI_MAX_BATCH_SIZE")
     play = Play(overlay, workdir / "no-keys")
     try:
         secrets = [s for s in make_secrets(overlay) if s["metadata"]["name"] != "mlapi-api-keys"]
@@ -637,6 +652,7 @@ def main() -> int:
         workdir = Path(tmp)
         (workdir / "empty-keys").mkdir()
         (workdir / "no-keys").mkdir()
+        (workdir / "bad-setting").mkdir()
         (workdir / "train").mkdir()
         play = Play(args.overlay, workdir)
         try:
