@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ import yaml
 from tests.binaries import require_binary
 
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT / "scripts") not in sys.path:  # scripts/kubeplay, the package of `make kube-play`
+    sys.path.insert(0, str(ROOT / "scripts"))
 OVERLAYS = ("prod", "dev")
 FOLDERS = {
     "prod": "overlays/prod",

@@ -3,22 +3,13 @@ pull policy, the host-network port and the probes (run from outside) changed."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from kubeplay.play import MLAPI_IMAGE, Play
+from kubeplay.training import dataset
 
-from tests.k8s.conftest import OVERLAYS, ROOT, find
-
-
-def kube_play() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("kube_play", ROOT / "scripts" / "kube_play.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+from tests.k8s.conftest import OVERLAYS, find
 
 PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
 CHANGED = {"image", "imagePullPolicy", "ports", "env", "args", *PROBES}
@@ -26,8 +17,7 @@ CHANGED = {"image", "imagePullPolicy", "ports", "env", "args", *PROBES}
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_the_play_keeps_the_bundles_settings(overlay: str, tmp_path: Path) -> None:
-    module = kube_play()
-    play = module.Play(overlay, tmp_path)
+    play = Play(overlay, tmp_path)
     play.secrets = {"mlapi-redis": {"password": "pw", "signing-key": "sk"}}
     played = play.playable()
     kinds = {d["kind"] for d in played}
@@ -56,7 +46,7 @@ def test_the_play_keeps_the_bundles_settings(overlay: str, tmp_path: Path) -> No
             assert not set(PROBES) & container.keys()
             assert set(play.probes[doc["metadata"]["name"]]) == set(PROBES) & was.keys()
             if doc["metadata"]["name"] == "mlapi":
-                assert container["image"] == module.MLAPI_IMAGE
+                assert container["image"] == MLAPI_IMAGE
                 assert container["env"] == [
                     *was["env"],
                     {"name": "MLAPI_PORT", "value": str(play.api_port)},
@@ -72,6 +62,6 @@ def test_the_play_keeps_the_bundles_settings(overlay: str, tmp_path: Path) -> No
 
 
 def test_the_dataset_of_the_training_play_has_both_labels() -> None:
-    rows = kube_play().dataset().strip().splitlines()
+    rows = dataset().strip().splitlines()
     assert rows[0] == "sentence\tlabel"
     assert {row.rsplit("\t", 1)[1] for row in rows[1:]} == {"0", "1"}

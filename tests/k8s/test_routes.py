@@ -4,7 +4,6 @@ policy paths exact, `prefix*` or `*suffix`)."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from typing import Any
 
@@ -16,7 +15,7 @@ from starlette.routing import Route
 from mlapi.app import create_app
 from mlapi.fastlane import NAMED, PREDICT
 from mlapi.settings import Settings
-from tests.k8s.conftest import ROOT, find
+from tests.k8s.conftest import find
 
 Docs = dict[str, list[dict[str, Any]]]
 SAMPLE = {"name": "sentiment", "version": "1", "job_id": "0123abcd"}
@@ -155,9 +154,7 @@ def test_the_policy_selects_the_mlapi_pods(rendered: Docs) -> None:
 
 
 def test_the_played_routes_cover_the_gateway() -> None:
-    """scripts/kube_play.py sends a request to every public route through the played bundle."""
-    spec = importlib.util.spec_from_file_location("kube_play", ROOT / "scripts" / "kube_play.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    assert {(method, path) for method, path, _, _ in module.PUBLIC} == PUBLIC
+    """`make kube-play` sends a request to every public route through the played bundle."""
+    from kubeplay.routes import PUBLIC as PLAYED
+
+    assert {(method, path) for method, path, _, _ in PLAYED} == PUBLIC
