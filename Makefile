@@ -9,7 +9,7 @@ export PATH := $(abspath $(dir $(PYTHON))):$(PATH)
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test test-avx2 lint format docs docs-config docs-screenshots bench \
-  bench-smoke load stress scaleout image image-test
+  bench-smoke load stress scaleout image image-test fuzz
 
 ## List the targets (this text).
 help:
@@ -111,6 +111,11 @@ stress: $(DEPS)
 ## -> reports/scaleout.json (SCALEOUT_ARGS=--duration 60 --vus 20; MLAPI_MODEL_DIR=...).
 scaleout: $(DEPS)
 	K6_NO_USAGE_REPORT=true $(PYTHON) -m harness.scaleout $(SCALEOUT_ARGS)
+
+## Schemathesis on every operation of the OpenAPI schema, with and without keys -> reports/fuzz/
+## (FUZZ_ARGS=--examples 50).
+fuzz: $(DEPS)
+	$(PYTHON) -m harness.fuzz $(FUZZ_ARGS)
 
 ## Benchmarks (not tests): bench/out/*.json and .md; BENCH_ARGS=--write-results updates RESULTS.md.
 bench: $(DEPS)

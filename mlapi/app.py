@@ -25,23 +25,13 @@ from mlapi.models_config import load_specs
 from mlapi.registry import Registry
 from mlapi.routes import Service, router
 from mlapi.runtime import Classifier
+from mlapi.sentry import init_sentry
 from mlapi.settings import Settings
 from mlapi.training import api as train_api
 from mlapi.training.build import build_job_service
 
 Loader = Callable[[Settings, Path], Classifier]
 logger = logging.getLogger("mlapi")
-
-
-def _init_sentry(settings: Settings) -> None:
-    if settings.sentry_dsn:
-        import sentry_sdk
-
-        sentry_sdk.init(
-            dsn=settings.sentry_dsn,
-            traces_sample_rate=settings.sentry_traces_rate,
-            release=f"mlapi@{__version__}",
-        )
 
 
 def build_registry(settings: Settings, loader: Loader | None = None) -> Registry:
@@ -71,7 +61,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        _init_sentry(settings)
+        init_sentry(settings)
         registry = build_registry(settings, loader)
         await registry.start()
         service.registry = registry

@@ -58,6 +58,13 @@ class Forbidden(MLAPIError):
     type = "forbidden"
 
 
+class PathNotAllowed(MLAPIError):
+    """A model folder outside MLAPI_MODEL_ROOTS."""
+
+    status_code = 403
+    type = "path_not_allowed"
+
+
 class ModelNotFound(MLAPIError):
     status_code = 404
     type = "model_not_found"

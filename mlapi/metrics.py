@@ -50,6 +50,12 @@ BATCH_SIZE = Histogram(
 CACHE_HITS = Counter("mlapi_cache_hits", "Texts answered from a cache tier.", ["model", "tier"])
 CACHE_MISSES = Counter("mlapi_cache_misses", "Texts a cache tier did not have.", ["model", "tier"])
 REDIS_ERRORS = Counter("mlapi_redis_errors", "Failed or timed-out Redis calls.", ["op"])
+REDIS_REJECTED = Counter(
+    "mlapi_redis_records_rejected",
+    "Values read from Redis and ignored: a cached answer of the wrong shape, or a shared record "
+    "that fails the signature check.",
+    ["what"],
+)
 OVERLOADS = Counter("mlapi_overload_rejections", "Requests refused because the queue was full.", M)
 MODEL_ERRORS = Counter("mlapi_model_errors", "Batches that failed in the model.", M)
 MODEL_INFO = Info("mlapi_model", "The version each model name serves.", M)

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from mlapi import metrics
+from mlapi.admission import check_name, check_path, check_version, model_roots
 from mlapi.cache import RedisCache, build_cache
 from mlapi.errors import ModelInUse, ModelLoadFailed, ModelNotFound, NotReady
 from mlapi.kinds import ModelKind, ModelSpec, Servable
@@ -70,7 +71,7 @@ class Deployment:
             if caching
             else settings.model_copy(update={"cache_size": 0, "redis_url": None})
         )
-        self.cache = build_cache(tiers, servable.fingerprint, spec.name)
+        self.cache = build_cache(tiers, servable.fingerprint, spec.name, servable.valid)
         self.predictor = Predictor(
             runner, self.cache, settings, model=spec.name, on_batch=self.stats.batch
         )
@@ -171,6 +172,7 @@ class Registry:
         self.default_name = default
         self.slots = {spec.name: Slot(spec.name, spec) for spec in specs}
         self.configured = set(self.slots)
+        self.roots = model_roots(settings, (spec.path for spec in specs))
 
     async def start(self) -> None:
         """Loads every configured model; a model that fails stops the start."""
@@ -241,7 +243,14 @@ class Registry:
         kind: str | None = None,
         overrides: dict[str, Any] | None = None,
     ) -> Deployment:
-        """Load `name` (a new version when it serves already); the old one serves until then."""
+        """Load `name` (a new version when it serves already); the old one serves until then.
+
+        A name, version or folder from a request is checked first (`mlapi.admission`): the
+        folder must lie under the model roots."""
+        check_name(name)
+        check_version(version)
+        if path is not None:
+            path = check_path(path, self.roots)
         unknown = set(overrides or {}) - MODEL_SETTINGS
         if unknown:
             raise ModelLoadFailed(f"not per-model settings: {sorted(unknown)}")

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from mlapi import __version__
+from mlapi.admission import LoadParameters
 from mlapi.auth import AdminChecker, KeyChecker
 from mlapi.errors import NotReady
 from mlapi.lifecycle import Lifecycle
@@ -153,25 +153,17 @@ async def models(registry: RegistryDep) -> dict[str, Any]:
     }
 
 
-class LoadRequest(BaseModel):
-    path: Path | None = Field(None, description="Model folder; unset: the model's own path.")
-    version: str | None = Field(None, description="Unset: the serving version + 1.")
-    kind: str | None = Field(None, description="Unset: the model's kind (text-classifier).")
-    settings: dict[str, Any] | None = Field(
-        None, description="Per-model settings (variant, max_batch_size, tabular_runtime, ...)."
-    )
-
-
 @router.post(
     "/models/{name}/load",
     responses={code: {"model": ErrorBody} for code in (403, 404, 409, 422)},
     summary="Load or replace a model (admin)",
 )
-async def load(name: str, registry: AdminDep, body: LoadRequest | None = None) -> dict[str, Any]:
+async def load(name: str, registry: AdminDep, body: LoadParameters | None = None) -> dict[str, Any]:
     """Builds and warms the new version beside the old one, then switches; no request fails."""
-    body = body or LoadRequest()
+    body = body or LoadParameters()
+    path = Path(body.path) if body.path else None
     deployment = await registry.load(
-        name, body.path, version=body.version, kind=body.kind, overrides=body.settings
+        name, path, version=body.version, kind=body.kind, overrides=body.settings
     )
     return deployment.card()
 
@@ -186,8 +178,13 @@ async def unload(name: str, registry: AdminDep) -> dict[str, str]:
     return {"unloaded": name}
 
 
-@router.get("/stats", summary="Live figures per model (cheap)")
-async def stats(service: ServiceDep) -> dict[str, Any]:
+@router.get(
+    "/stats",
+    summary="Live figures per model (cheap); behind the API key, like the predict routes",
+    responses={401: {"model": ErrorBody}},
+)
+async def stats(request: Request, service: ServiceDep) -> dict[str, Any]:
+    service.keys.check(request)  # fingerprints, pids and workers are not for anonymous callers
     registry = service.registry
     return {
         "service": "mlapi",

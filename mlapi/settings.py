@@ -57,6 +57,12 @@ class Settings(BaseSettings):
         description="YAML file naming the models to serve (docs/models.md). Unset: the "
         "one model of model_dir, named `default`.",
     )
+    model_roots: str | None = Field(
+        None,
+        description="Comma-separated folders that admin loads and training may read models "
+        "from. Unset: the folders holding the configured models, MLAPI_MODEL_REPOSITORY and "
+        "MLAPI_TRAIN_DIR.",
+    )
     model_repository: Path | None = Field(
         None,
         description="Folder whose subfolders can be loaded by name through the admin API "
@@ -98,7 +104,9 @@ class Settings(BaseSettings):
         description="Let idle ONNX Runtime threads spin (off: they sleep, and leave "
         "the CPU to the HTTP side).",
     )
-    threads: int = Field(default_factory=default_threads, ge=1, description="Intra-op threads.")
+    threads: int = Field(
+        default_factory=default_threads, ge=1, le=256, description="Intra-op threads."
+    )
     max_length: int | None = Field(
         None,
         ge=8,
@@ -111,6 +119,7 @@ class Settings(BaseSettings):
     workers: int = Field(
         1,
         ge=0,
+        le=32,
         description="Worker processes per model, each with threads/workers intra-op threads; "
         "a worker that dies is restarted and its batch run again. 0: the model runs in the "
         "server process (no crash isolation).",
@@ -214,6 +223,11 @@ class Settings(BaseSettings):
     )
     train_ttl_s: int = Field(
         7 * 86_400, ge=1, description="A finished job's record is dropped this long after it ends."
+    )
+    train_data_roots: str | None = Field(
+        None,
+        description="Comma-separated folders that a job's `dataset` path may lie in (an inline "
+        "dataset is written under MLAPI_TRAIN_DIR). Unset: MLAPI_TRAIN_DIR only.",
     )
     train_max_upload_bytes: int = Field(
         10_000_000, ge=1, description="Largest dataset sent inline with POST /train."

@@ -7,6 +7,8 @@ live swap (admin key).
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -15,6 +17,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.responses import Response
 
 from mlapi import __version__
+from mlapi.admission import parse_parameters
 from mlapi.errors import InvalidJSON, InvalidRequest
 from mlapi.kinds import V2Tensor
 from mlapi.parsing import read_body
@@ -69,6 +72,25 @@ def parse_infer(body: bytes, headers: Any) -> InferRequest:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise InvalidRequest(f"{where}: {first['msg']}") from None
+
+
+MAX_DIMS = 8
+
+
+def tensor(given: InferInput) -> V2Tensor:
+    """A request tensor whose shape holds exactly its data (no negative or huge dimension)."""
+    data = _flatten(given.data)
+    shape = given.shape
+    if len(shape) > MAX_DIMS or any(d < 0 for d in shape):
+        raise InvalidRequest(
+            f"input {given.name!r}: shape {shape[: MAX_DIMS + 1]} must have at most {MAX_DIMS} "
+            "dimensions, none negative"
+        )
+    if math.prod(shape) != len(data):  # Python ints: no overflow
+        raise InvalidRequest(
+            f"input {given.name!r}: shape {shape} does not match {len(data)} elements"
+        )
+    return V2Tensor(given.name, given.datatype.upper(), shape, data)
 
 
 def _metadata(deployment: Deployment) -> dict[str, Any]:
@@ -134,9 +156,7 @@ async def infer(
     with deployment.use():
         body = await read_body(request, service.settings.max_body_bytes)
         parsed = parse_infer(body, request.headers)
-        tensors = [
-            V2Tensor(t.name, t.datatype.upper(), t.shape, _flatten(t.data)) for t in parsed.inputs
-        ]
+        tensors = [tensor(t) for t in parsed.inputs]
         keys = deployment.kind.v2_keys(tensors, deployment.servable, deployment.settings)
         rows, outcome = await deployment.predict(keys)
     outputs = deployment.kind.v2_outputs(rows, deployment.servable)
@@ -157,7 +177,7 @@ async def infer(
 
 
 class RepositoryLoad(BaseModel):
-    parameters: dict[str, Any] | None = None
+    parameters: Any = None  # checked by `parse_parameters`: a typed 422 in v2's error body
 
 
 @router.post("/repository/index", summary="Models in the repository (admin)")
@@ -170,16 +190,13 @@ async def repository_load(
     name: str, registry: AdminDep, body: RepositoryLoad | None = None
 ) -> dict[str, Any]:
     """`parameters` may hold `path` (a model folder), `version`, `kind` and `settings`."""
-    from pathlib import Path
-
-    params = (body.parameters if body else None) or {}
-    path = params.get("path")
+    params = parse_parameters(body.parameters if body else None)
     await registry.load(
         name,
-        Path(path) if path else None,
-        version=params.get("version"),
-        kind=params.get("kind"),
-        overrides=params.get("settings"),
+        Path(params.path) if params.path else None,
+        version=params.version,
+        kind=params.kind,
+        overrides=params.settings,
     )
     return {}
 

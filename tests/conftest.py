@@ -24,6 +24,14 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def second_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Same architecture as `model_dir`, other weights: other answers, other fingerprint."""
+    path = tiny_distilbert(tmp_path_factory.mktemp("models-b") / "tiny-b", seed=1)
+    export(path)
+    return path
+
+
 @pytest.fixture
 def settings(model_dir: Path) -> Settings:
     """In-process model (workers=0): the worker processes have their own tests."""

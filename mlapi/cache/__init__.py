@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from mlapi import metrics
 from mlapi.cache.base import Cache
@@ -65,7 +65,13 @@ class TieredCache:
             await tier.close()
 
 
-def build_cache(settings: Settings, fingerprint: str, model: str = "default") -> TieredCache:
+def build_cache(
+    settings: Settings,
+    fingerprint: str,
+    model: str = "default",
+    valid: Callable[[bytes], bool] = bool,
+) -> TieredCache:
+    """`valid` checks each value read back from Redis (a kind's `Servable.valid`)."""
     tiers: list[Cache] = []
     if settings.cache_size > 0:
         tiers.append(MemoryCache(settings.cache_size))
@@ -79,6 +85,7 @@ def build_cache(settings: Settings, fingerprint: str, model: str = "default") ->
                 timeout_ms=settings.redis_timeout_ms,
                 retry_s=settings.redis_retry_s,
                 password=secret.get_secret_value() if secret else None,
+                valid=valid,
             )
         )
     return TieredCache(tiers, model)

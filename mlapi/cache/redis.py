@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -31,6 +31,7 @@ class RedisCache:
         timeout_ms: float,
         retry_s: float,
         password: str | None = None,
+        valid: Callable[[bytes], bool] = bool,
     ) -> None:
         timeout = timeout_ms / 1000
         self._client = aioredis.Redis.from_url(
@@ -42,6 +43,8 @@ class RedisCache:
             password=password,
         )
         self._prefix = f"mlapi:{fingerprint}:"
+        self._valid = valid
+        self._rejected = metrics.REDIS_REJECTED.labels(what="cached value")
         self._ttl = ttl_s
         self._retry_s = retry_s
         self._down_until = 0.0
@@ -73,10 +76,20 @@ class RedisCache:
             return [None] * len(texts)
         try:
             values = await self._client.mget([self.key(t) for t in texts])
-            return [v.encode() if isinstance(v, str) else v for v in values]
         except (RedisError, OSError, TimeoutError) as exc:
             self._failed("get", exc)
             return [None] * len(texts)
+        return [self._checked(v) for v in values]
+
+    def _checked(self, value: bytes | str | None) -> bytes | None:
+        """A value the model could have made, or a miss (Redis holds data, not answers)."""
+        if value is None:
+            return None
+        raw = value.encode() if isinstance(value, str) else value
+        if self._valid(raw):
+            return raw
+        self._rejected.inc()
+        return None
 
     async def set_many(self, items: Sequence[tuple[str, bytes]]) -> None:
         if not items or not self.available:

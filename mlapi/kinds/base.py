@@ -102,6 +102,12 @@ class Servable(abc.ABC):
     def card(self) -> dict[str, Any]:
         """What /model, /stats and v2 metadata say about this version."""
 
+    @abc.abstractmethod
+    def valid(self, value: bytes) -> bool:
+        """Whether a cached value read back from a shared store is one that `run` could have
+        made for this version (shape, labels, finite numbers): Redis holds data, and a value
+        that fails is a miss."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release runtime resources."""
 

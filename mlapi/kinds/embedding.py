@@ -50,6 +50,12 @@ class EmbeddingServable(Servable):
         vectors, counts = self.model.predict_counted(keys)
         return [encode(v, n) for v, n in zip(vectors, counts, strict=True)]
 
+    def valid(self, value: bytes) -> bool:
+        if len(value) != COUNT.size + 4 * self.dim:
+            return False
+        vector = np.frombuffer(value, dtype="<f4", offset=COUNT.size)
+        return bool(np.isfinite(vector).all())
+
     def card(self) -> dict[str, Any]:
         info = self.info
         return {

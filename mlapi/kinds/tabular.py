@@ -20,7 +20,7 @@ import orjson
 
 from mlapi.errors import InvalidJSON, InvalidRequest, TooManyTexts
 from mlapi.kinds.base import ModelKind, ModelSpec, Parsed, Servable, V2Tensor
-from mlapi.kinds.text_classifier import encode_rows
+from mlapi.kinds.text_classifier import encode_rows, valid_row
 from mlapi.settings import Settings
 
 META = "tabular.json"
@@ -75,6 +75,9 @@ class TabularServable(Servable):
     def run(self, keys: list[str]) -> list[bytes]:
         x = np.array([orjson.loads(key) for key in keys], dtype=np.float64)
         return encode_rows(self.labels, self.predict_proba(x))
+
+    def valid(self, value: bytes) -> bool:
+        return valid_row(self.labels, value)
 
     def card(self) -> dict[str, Any]:
         return {

@@ -20,6 +20,24 @@ from mlapi.settings import Settings
 Loader = Callable[[Settings, Path], Classifier]
 
 
+def valid_row(labels: Sequence[str], value: bytes) -> bool:
+    """`value` is exactly what `encode_rows` makes of some probabilities for `labels`."""
+    try:
+        row = orjson.loads(value)
+        scores = [entry["score"] for entry in row]
+        if not (
+            len(row) == len(labels)
+            and all(type(s) is float and 0.0 <= s <= 1.0 for s in scores)
+            and abs(sum(scores) - 1.0) <= 1e-4  # probabilities
+            and [entry["label"] for entry in row] == list(labels)
+        ):
+            return False
+    except (orjson.JSONDecodeError, TypeError, KeyError):
+        return False
+    expected = [{"label": label, "score": s} for label, s in zip(labels, scores, strict=True)]
+    return orjson.dumps(expected) == value
+
+
 def encode_rows(labels: Sequence[str], probs: npt.NDArray[np.floating]) -> list[bytes]:
     """One JSON fragment per row: `[{"label": .., "score": ..}, ...]` in label-id order.
 
@@ -47,6 +65,9 @@ class ClassifierServable(Servable):
 
     def run(self, keys: list[str]) -> list[bytes]:
         return encode_rows(self.labels, self.classifier.predict(keys))
+
+    def valid(self, value: bytes) -> bool:
+        return valid_row(self.labels, value)
 
     def card(self) -> dict[str, Any]:
         info = dataclasses.asdict(self.info)

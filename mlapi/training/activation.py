@@ -4,23 +4,36 @@ met, on an admin's request, and on other replicas once one has activated a model
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from mlapi.errors import MLAPIError
+from mlapi.errors import InvalidJob, MLAPIError
 from mlapi.registry import Registry
 from mlapi.training.schemas import Activation, JobRecord
 
 logger = logging.getLogger("mlapi.training")
+JOB_ID = re.compile(r"[0-9a-f]{16}")  # secrets.token_hex(8)
 KIND = "text-classifier"  # what the trainer makes
 
 
+def output_of(train_dir: Path, job_id: str) -> Path:
+    """Where a job's model is: derived from its id, never read from a record."""
+    if not JOB_ID.fullmatch(job_id):
+        raise InvalidJob(f"{job_id[:40]!r} is not a training job id")
+    return train_dir / job_id / "model"
+
+
 class Activator:
-    def __init__(self, registry: Callable[[], Registry | None]) -> None:
+    def __init__(self, registry: Callable[[], Registry | None], train_dir: Path) -> None:
         self._registry = registry
+        self._train_dir = train_dir
         self.started_at = time.time()
         self._loaded: set[tuple[str, str | None]] = set()  # (job, activation version) here
+
+    def registry(self) -> Registry | None:
+        return self._registry()
 
     def kind_of(self, name: str) -> str | None:
         """The kind of the model serving under `name` here, None when there is none."""
@@ -53,7 +66,7 @@ class Activator:
         try:
             deployment = await registry.load(
                 record.model,
-                Path(record.output_path),
+                output_of(self._train_dir, record.id),
                 kind=KIND,
                 overrides=record.request.model_settings,
             )
@@ -81,10 +94,10 @@ class Activator:
             if key in self._loaded:
                 continue
             self._loaded.add(key)
-            try:
+            try:  # the same checks as an admin load: name, settings, folder under the roots
                 await registry.load(
                     record.model,
-                    Path(record.output_path),
+                    output_of(self._train_dir, record.id),
                     kind=KIND,
                     overrides=record.request.model_settings,
                 )

@@ -32,11 +32,12 @@ router = APIRouter(prefix="/train", tags=["training"])
 _errors: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (403, 404, 409, 413, 422, 503)
 }
+# Nested models (Hyperparameters) are referred to in the OpenAPI components, which hold them
+# already through the JobRecord response model.
+_train_schema = TrainRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+_train_schema.pop("$defs", None)
 _train_body = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": TrainRequest.model_json_schema()}},
-    }
+    "requestBody": {"required": True, "content": {"application/json": {"schema": _train_schema}}}
 }
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from mlapi.registry import Registry
 from mlapi.settings import Settings
+from mlapi.signing import signer_for
 from mlapi.training.redis_store import RedisJobStore
 from mlapi.training.runners import Runner
 from mlapi.training.runners.kubernetes import (
@@ -21,10 +22,14 @@ from mlapi.training.store import JobStore, SQLiteJobStore
 
 
 def build_store(settings: Settings) -> JobStore:
-    if settings.redis_url:
+    """Redis (shared by the replicas) when a signing key is set; else SQLite on this replica."""
+    signer = signer_for(settings)
+    if settings.redis_url and signer is not None:
         password = settings.redis_password
         return RedisJobStore(
-            settings.redis_url, password=password.get_secret_value() if password else None
+            settings.redis_url,
+            signer,
+            password=password.get_secret_value() if password else None,
         )
     return SQLiteJobStore(settings.train_db or settings.train_dir / "jobs.sqlite3")
 

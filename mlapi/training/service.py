@@ -19,11 +19,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mlapi import metrics
+from mlapi.admission import check_name, check_path, data_roots
 from mlapi.errors import BodyTooLarge, InvalidJob, JobFinished, JobNotFound
 from mlapi.kinds.base import MODEL_SETTINGS
 from mlapi.registry import Registry
 from mlapi.settings import Settings
-from mlapi.training.activation import KIND, Activator
+from mlapi.training.activation import KIND, Activator, output_of
 from mlapi.training.progress import progress_of, read_progress
 from mlapi.training.runners import Runner, RunSpec
 from mlapi.training.schemas import (
@@ -63,7 +64,7 @@ class JobService:
         self.settings = settings
         self.store = store
         self.runner = runner
-        self.activator = Activator(registry)
+        self.activator = Activator(registry, settings.train_dir)
         for state in STATES:  # every series from the start, at zero (alerts use increase())
             metrics.TRAIN_FINISHED.labels(state=state)
             metrics.TRAIN_SECONDS.labels(state=state)
@@ -81,6 +82,7 @@ class JobService:
         base = Path(request.base_model)
         if not (base / "config.json").is_file():
             raise InvalidJob(f"base_model {base} is not a model folder (no config.json there)")
+        check_name(request.model)
         serving = self.activator.kind_of(request.model)
         if serving not in (None, KIND):
             raise InvalidJob(f"model {request.model!r} is a {serving} model, not a {KIND}")
@@ -98,8 +100,11 @@ class JobService:
             path = workdir / f"data.{request.dataset_format}"
             await asyncio.to_thread(_write, path, data)
             request = request.model_copy(update={"dataset": str(path), "dataset_content": None})
-        elif not Path(str(request.dataset)).is_file():
-            raise InvalidJob(f"dataset {request.dataset} is not a file")
+        else:
+            check_path(Path(str(request.dataset)), data_roots(self.settings))
+            if not Path(str(request.dataset)).is_file():
+                raise InvalidJob(f"dataset {request.dataset} is not a file")
+        self._check_files(request, workdir)
         now = time.time()
         record = JobRecord(
             id=job_id,
@@ -224,8 +229,18 @@ class JobService:
                 metrics.TRAIN_JOBS.labels(state=state).set(count)
 
     def _spec(self, record: JobRecord) -> RunSpec:
-        output = Path(record.output_path)
+        """The run of a record: its folders derived from the job id under MLAPI_TRAIN_DIR, its
+        files checked against the roots again (a record may come from a shared store)."""
+        output = output_of(self.settings.train_dir, record.id)
+        self._check_files(record.request, output.parent)
         return RunSpec(record.id, trainer_args(record.request, output), output.parent, output)
+
+    def _check_files(self, request: TrainRequest, workdir: Path) -> None:
+        registry = self.activator.registry()
+        if registry is not None:
+            check_path(Path(request.base_model), registry.roots)
+        if request.dataset is not None:
+            check_path(Path(request.dataset), [*data_roots(self.settings), workdir])
 
     async def _start(self, record: JobRecord) -> None:
         try:

@@ -1,5 +1,7 @@
-"""Texts that kill a model's worker, remembered by hash: here, and in Redis when configured,
-so every replica sharing that Redis refuses such a text at once instead of crashing on it too.
+"""Texts that kill a model's worker, remembered by hash: here, and in Redis when configured
+with a signing key, so every replica sharing that Redis refuses such a text at once instead of
+crashing on it too. Each Redis member is the text's hash signed under the list's key: a member
+written without `MLAPI_REDIS_SIGNING_KEY` matches nothing, so Redis alone refuses no text.
 
 Redis errors never fail a request: the local list still holds what this process found.
 """
@@ -14,9 +16,9 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from mlapi.settings import Settings
+from mlapi.signing import signer_for
 
 logger = logging.getLogger("mlapi.workers")
-TTL_S = 30 * 86_400
 
 
 def digest(key: str) -> str:
@@ -28,7 +30,8 @@ class PoisonList:
         self._local: set[str] = set()
         self._key = f"mlapi:poison:{fingerprint}"
         self._redis: aioredis.Redis | None = None
-        if settings.redis_url:
+        self._signer = signer_for(settings)
+        if settings.redis_url and self._signer is not None:
             timeout = settings.redis_timeout_ms / 1000
             password = settings.redis_password
             self._redis = aioredis.Redis.from_url(
@@ -42,10 +45,11 @@ class PoisonList:
         """The keys known to kill the model (one Redis round trip when Redis is configured)."""
         digests = [digest(k) for k in keys]
         found = {k for k, d in zip(keys, digests, strict=True) if d in self._local}
-        if self._redis is None or not keys:
+        if self._redis is None or self._signer is None or not keys:
             return found
+        members = [self._member(d) for d in digests]
         try:
-            flags = await self._redis.smismember(self._key, digests)
+            flags = await self._redis.smismember(self._key, members)
         except (RedisError, OSError, TimeoutError) as exc:
             logger.warning("poison list: redis read failed (%s); local list only", exc)
             return found
@@ -61,12 +65,13 @@ class PoisonList:
         if self._redis is None:
             return
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.sadd(self._key, d)
-                pipe.expire(self._key, TTL_S)
-                await pipe.execute()
+            await self._redis.sadd(self._key, self._member(d))
         except (RedisError, OSError, TimeoutError) as exc:
             logger.warning("poison list: redis write failed (%s); kept locally", exc)
+
+    def _member(self, text_digest: str) -> bytes:
+        assert self._signer is not None
+        return self._signer.seal(self._key, text_digest.encode())
 
     async def close(self) -> None:
         if self._redis is not None:

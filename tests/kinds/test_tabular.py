@@ -35,7 +35,9 @@ def tabular_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def client(tabular_dir: Path, model_dir: Path, tmp_path: Path) -> Iterator[TestClient]:
+def client(
+    tabular_dir: Path, model_dir: Path, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
     config = tmp_path / "models.yaml"
     config.write_text(
         f"""
@@ -48,7 +50,13 @@ models:
     settings: {{tabular_runtime: skops, cache_results: true}}
 """
     )
-    settings = Settings(models=config, admin_keys="admin-key", trial_dir=None, threads=1)
+    settings = Settings(
+        models=config,
+        admin_keys="admin-key",
+        trial_dir=None,
+        threads=1,
+        model_roots=str(tmp_path_factory.getbasetemp()),  # the folders the tests make
+    )
     with TestClient(create_app(settings)) as test_client:
         yield test_client
 

@@ -9,19 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mlapi.app import create_app
-from mlapi.export import export
 from mlapi.settings import Settings
-from mlapi.synthetic import tiny_distilbert
 
 ADMIN = {"Authorization": "Bearer admin-key"}
-
-
-@pytest.fixture(scope="session")
-def second_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Same architecture as `model_dir`, other weights: other answers, other fingerprint."""
-    path = tiny_distilbert(tmp_path_factory.mktemp("models-b") / "tiny-b", seed=1)
-    export(path)
-    return path
 
 
 @pytest.fixture
@@ -43,9 +33,10 @@ models:
 
 
 @pytest.fixture
-def registry_settings(models_config: Path) -> Settings:
+def registry_settings(models_config: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(
         models=models_config,
+        model_roots=str(tmp_path_factory.getbasetemp()),  # the folders the tests make
         admin_keys="admin-key",
         trial_dir=None,
         threads=1,

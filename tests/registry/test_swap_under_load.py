@@ -67,6 +67,7 @@ def test_five_swaps_under_load(model_dir: Path, second_model_dir: Path, tmp_path
         "MLAPI_THREADS": "1",
         "MLAPI_VARIANT": "onnx-fp32",
         "MLAPI_ADMIN_KEYS": "admin-key",
+        "MLAPI_MODEL_ROOTS": f"{model_dir.parent},{second_model_dir.parent}",
     }
     service = MlapiProcess(env, tmp_path / "mlapi.log")
     service.start()

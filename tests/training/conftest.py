@@ -32,8 +32,11 @@ def dataset(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def train_settings(model_dir: Path, tmp_path: Path) -> Settings:
+def train_settings(
+    model_dir: Path, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
     return Settings(
+        model_roots=str(tmp_path_factory.getbasetemp()),  # the folders the tests make
         model_dir=model_dir,
         variant="torch-fp32",
         trial_dir=None,
@@ -42,6 +45,7 @@ def train_settings(model_dir: Path, tmp_path: Path) -> Settings:
         access_log=False,
         admin_keys="admin-key",  # type: ignore[arg-type]
         train_dir=tmp_path / "train",
+        train_data_roots=str(tmp_path),  # the tests' datasets
         train_poll_s=0.2,
     )
 

@@ -32,7 +32,7 @@ def test_a_failure_is_logged_counted_and_sent_to_sentry(
     tmp_path: Path, model_dir: Path, dataset: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     sentry_sdk.init(dsn="https://public@sentry.invalid/1", transport=Recorder)
-    settings = Settings(train_dir=tmp_path / "train")
+    settings = Settings(train_dir=tmp_path / "train", train_data_roots=str(tmp_path))
     service = JobService(
         settings,
         SQLiteJobStore(tmp_path / "j.db"),

@@ -69,7 +69,9 @@ class Cluster:
         template = yaml.safe_load(DEFAULT_TEMPLATE.read_text())
         pod = template["spec"]["template"]["spec"]
         pod["containers"][0]["volumeMounts"][0]["mountPath"] = str(tmp_path)
-        self.settings = Settings(train_dir=tmp_path / "train", train_stale_s=5)
+        self.settings = Settings(
+            train_dir=tmp_path / "train", train_data_roots=str(tmp_path), train_stale_s=5
+        )
         self.api = FakeBatchApi()
         self.runner = KubernetesRunner(self.api, NS, load_template_from(template, self.settings))
         self.store = SQLiteJobStore(tmp_path / "jobs.sqlite3")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from harness.servers import RedisServer
 from mlapi.app import create_app
@@ -16,7 +17,12 @@ from tests.waiting import wait_until
 def test_the_other_replica_sees_the_job_and_loads_its_model(
     train_settings: Settings, redis_server: RedisServer, model_dir: Path, dataset: Path
 ) -> None:
-    shared = train_settings.model_copy(update={"redis_url": redis_server.url})
+    shared = train_settings.model_copy(
+        update={
+            "redis_url": redis_server.url,
+            "redis_signing_key": SecretStr("replicas-key-0123456"),
+        }
+    )
     with TestClient(create_app(shared)) as a, TestClient(create_app(shared)) as b:
         job = a.post("/train", json=job_body(model_dir, dataset), headers=ADMIN).json()
         assert b.get(f"/train/{job['id']}", headers=ADMIN).json()["owner"] == job["owner"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,6 @@ def test_the_admin_key_is_required(
         ({"model": "Bad Name"}, "model: String should match pattern"),
         ({"base_model": "relative/path"}, "base_model: Value error, must be an absolute path"),
         ({"base_model": "/nowhere"}, "base_model /nowhere is not a model folder"),
-        ({"dataset": "/nowhere.tsv"}, "dataset /nowhere.tsv is not a file"),
         ({"dataset": "/etc/passwd"}, "dataset must be a .tsv, .tab or .csv file"),
         ({"dataset": None}, "give exactly one of dataset (a path) and dataset_content"),
         ({"dataset_content": "sentence\tlabel\n"}, "give exactly one of dataset"),
@@ -64,6 +64,24 @@ def test_invalid_jobs_are_422(
     found = error(train_client, {**job_body(model_dir, dataset), **changes}, 422)
     assert found.startswith("invalid_training_job: ") and message in found, found
     assert train_client.get("/train", headers=ADMIN).json() == {"jobs": []}
+
+
+def test_files_outside_the_roots_are_refused(
+    train_settings: Settings, model_dir: Path, dataset: Path, tmp_path: Path
+) -> None:
+    narrow = train_settings.model_copy(
+        update={"model_roots": str(model_dir.parent), "train_data_roots": str(dataset.parent)}
+    )
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(model_dir, elsewhere)  # a model folder, outside MLAPI_MODEL_ROOTS
+    with TestClient(create_app(narrow)) as client:
+        found = error(client, job_body(elsewhere, dataset), 403)
+        assert found.startswith("path_not_allowed: ") and str(elsewhere) in found
+        outside = {**job_body(model_dir, dataset), "dataset": "/etc/hosts.tsv"}
+        assert error(client, outside, 403).startswith("path_not_allowed: /etc/hosts.tsv")
+        missing = {**job_body(model_dir, dataset), "dataset": str(tmp_path / "missing.tsv")}
+        assert "is not a file" in error(client, missing, 422)
+        assert client.get("/train", headers=ADMIN).json() == {"jobs": []}
 
 
 def test_not_json_and_not_an_object(train_client: TestClient) -> None:

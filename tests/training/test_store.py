@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.servers import RedisServer
+from mlapi.signing import Signer
 from mlapi.training.redis_store import RedisJobStore
 from mlapi.training.schemas import JobRecord, TrainRequest
 from mlapi.training.store import JobStore, SQLiteJobStore
@@ -38,7 +39,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobStore]:
         yield SQLiteJobStore(tmp_path / "jobs.sqlite3")
         return
     server: RedisServer = request.getfixturevalue("redis_server")
-    yield RedisJobStore(server.url)
+    yield RedisJobStore(server.url, Signer("store-test-signing-key"))
 
 
 def test_put_get_list_in_age_order(store: JobStore) -> None:

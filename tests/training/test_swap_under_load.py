@@ -65,6 +65,8 @@ def test_a_trained_model_goes_live_under_load(
         "MLAPI_THREADS": "1",
         "MLAPI_ADMIN_KEYS": "admin-key",
         "MLAPI_REDIS_URL": redis_server.url,
+        "MLAPI_REDIS_SIGNING_KEY": "swap-test-signing-key",
+        "MLAPI_TRAIN_DATA_ROOTS": str(dataset.parent),
         "MLAPI_TRAIN_DIR": str(tmp_path / "train"),
         "MLAPI_TRAIN_POLL_S": "0.2",
         "MLAPI_ACCESS_LOG": "false",

@@ -15,7 +15,9 @@ from tests.training.fake_runner import ScriptedRunner
 
 
 def replicas(tmp_path: Path) -> tuple[JobService, JobService, ScriptedRunner, SQLiteJobStore]:
-    settings = Settings(train_dir=tmp_path / "train", train_stale_s=30)
+    settings = Settings(
+        train_dir=tmp_path / "train", train_data_roots=str(tmp_path), train_stale_s=30
+    )
     store = SQLiteJobStore(tmp_path / "jobs.sqlite3")
     runner_b = ScriptedRunner(RunStatus("running"))
     a = JobService(settings, store, ScriptedRunner(RunStatus("running")), lambda: None, "a")

@@ -9,15 +9,19 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
 from harness.servers import MlapiProcess, RedisServer
 from mlapi.runtime import load_classifier
 from mlapi.settings import Settings
+from mlapi.signing import Signer
+from mlapi.workers.poison import digest
 from tests.waiting import wait_until
 from tests.workers.conftest import start, workers
 from tests.workers.crashing import BROKEN, POISON, SLOW
 
 pytestmark = pytest.mark.slow
+SIGNING_KEY = "test-signing-key-0123456789"
 
 
 def expected(model_dir: Path, texts: list[str]) -> list[float]:
@@ -101,7 +105,7 @@ def test_a_poison_text_fails_alone_and_is_refused_from_then_on(service: MlapiPro
 def test_a_second_replica_sharing_redis_refuses_a_known_poison(
     tmp_path: Path, model_dir: Path, redis_server: RedisServer
 ) -> None:
-    shared = {"MLAPI_REDIS_URL": redis_server.url}
+    shared = {"MLAPI_REDIS_URL": redis_server.url, "MLAPI_REDIS_SIGNING_KEY": SIGNING_KEY}
     first = start(tmp_path, model_dir, "a", **shared)
     try:
         r = httpx.post(f"{first.url}/predict", json={"text": [POISON]}, timeout=60)
@@ -118,6 +122,26 @@ def test_a_second_replica_sharing_redis_refuses_a_known_poison(
         assert restarts(second.url) == 0  # refused from Redis, never run
     finally:
         second.stop()
+
+
+def test_a_poison_entry_written_without_the_key_refuses_nothing(
+    tmp_path: Path, model_dir: Path, redis_server: RedisServer
+) -> None:
+    shared = {"MLAPI_REDIS_URL": redis_server.url, "MLAPI_REDIS_SIGNING_KEY": SIGNING_KEY}
+    service = start(tmp_path, model_dir, "a", **shared)
+    try:
+        fingerprint = httpx.get(f"{service.url}/stats").json()["models"]["victim"]["fingerprint"]
+        key = f"mlapi:poison:{fingerprint}"
+        forged = [
+            digest("innocent").encode(),  # the old, unsigned member
+            Signer("not-the-signing-key").seal(key, digest("innocent").encode()),
+            Signer(SIGNING_KEY).seal("mlapi:poison:other", digest("innocent").encode()),
+        ]
+        redis.Redis.from_url(redis_server.url).sadd(key, *forged)
+        r = httpx.post(f"{service.url}/predict", json={"text": ["innocent"]}, timeout=60)
+        assert r.status_code == 200, r.text
+    finally:
+        service.stop()
 
 
 def test_a_model_error_fails_its_batch_and_the_worker_lives_on(service: MlapiProcess) -> None:

@@ -49,6 +49,37 @@ def trainer_path() -> dict[str, str]:
     return {"PYTHONPATH": f"{root}{os.pathsep}{rest}" if rest else root}
 
 
+# What the trainer child inherits: where things are and how the CPU libraries behave. Nothing
+# else, so no API or admin key, Redis password or Sentry DSN reaches a training process.
+INHERITED = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "TMPDIR",
+    "VIRTUAL_ENV",
+    "LD_LIBRARY_PATH",
+    "HF_HOME",
+    "HF_HUB_OFFLINE",
+    "TRANSFORMERS_OFFLINE",
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+)
+
+
+def child_env(threads: str) -> dict[str, str]:
+    inherited = {name: os.environ[name] for name in INHERITED if name in os.environ}
+    return {
+        **inherited,
+        "OMP_NUM_THREADS": threads,
+        "MKL_NUM_THREADS": threads,
+        "TOKENIZERS_PARALLELISM": "false",
+        "PYTHONUNBUFFERED": "1",
+        **trainer_path(),
+    }
+
+
 class LocalRunner:
     name = "local"
     adopts = False
@@ -72,14 +103,7 @@ class LocalRunner:
     async def start(self, spec: RunSpec) -> None:
         spec.workdir.mkdir(parents=True, exist_ok=True)
         threads = str(self.threads)
-        env = {
-            **os.environ,
-            "OMP_NUM_THREADS": threads,
-            "MKL_NUM_THREADS": threads,
-            "TOKENIZERS_PARALLELISM": "false",
-            "PYTHONUNBUFFERED": "1",
-            **trainer_path(),
-        }
+        env = child_env(threads)
         with (spec.workdir / LOG).open("wb") as log:  # the child keeps its own descriptor
             process = await asyncio.create_subprocess_exec(
                 self.python,
