@@ -116,3 +116,15 @@ def test_serve_help_shows_choices_and_switches(mlapi: Mlapi) -> None:
     text = mlapi("serve", "--help").stdout
     assert "--variant {auto,onnx-int8,onnx-int8-mixed,onnx-fp32,torch-bf16,torch-fp32}" in text
     assert "--access-log true|false" in text
+
+
+def test_the_console_script_without_a_command_is_a_usage_error() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).parent / "mlapi"  # [project.scripts], installed with the package
+    assert script.is_file()
+    done = subprocess.run([str(script)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "a command is required" in done.stderr and done.stderr.startswith("usage: mlapi")
