@@ -12,8 +12,8 @@ from fastapi import FastAPI
 from mlapi import __version__, embeddings_api, v2
 from mlapi.auth import AdminChecker, KeyChecker
 from mlapi.docs_ui import install_docs_ui
-from mlapi.errors import install_error_handlers
 from mlapi.fastlane import FastLane, FastLaneApp
+from mlapi.http.errors import install_error_handlers
 from mlapi.http.limits import BodyLimit
 from mlapi.http_metrics import HttpMetricsMiddleware, metrics_endpoint
 from mlapi.kinds import discover

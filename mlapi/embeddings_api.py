@@ -12,8 +12,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from mlapi.errors import InvalidRequest
+from mlapi.http.body import read_body
 from mlapi.kinds.embedding import EmbeddingServable, decode, parse_json, texts_of
-from mlapi.parsing import read_body
 from mlapi.routes import RegistryDep, ServiceDep, serve
 from mlapi.runtime.embedder import normalize
 

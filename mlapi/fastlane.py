@@ -17,7 +17,8 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mlapi.errors import MLAPIError, render, render_unexpected
+from mlapi.errors import MLAPIError
+from mlapi.http.errors import render, render_unexpected
 from mlapi.http_metrics import HANDLER_KEY
 from mlapi.routes import Service, loaded, serve
 

@@ -6,12 +6,14 @@ import logging
 import random
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlapi.lifecycle import Lifecycle
+
+if TYPE_CHECKING:  # a worker process imports this module: no Starlette at run time
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 access_logger = logging.getLogger("mlapi.access")
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}

@@ -1,64 +1,13 @@
-"""Reads and checks a /predict body without pydantic on the hot path."""
+"""Checks a /predict body without pydantic on the hot path (no HTTP: kinds import this)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import orjson
-from starlette.requests import ClientDisconnect, Request
-from starlette.types import Receive
 
-from mlapi.errors import BodyTooLarge, InvalidJSON, InvalidRequest, TextTooLong, TooManyTexts
+from mlapi.errors import InvalidJSON, InvalidRequest, TextTooLong, TooManyTexts
 from mlapi.settings import Settings
-
-# A body over the limit is still read (and dropped) up to this size before the 413, so that
-# clients that send the whole body before reading (urllib, requests) get the answer, not a reset.
-DISCARD_BYTES = 32 * 1024 * 1024
-
-
-async def _discard(receive: Receive, budget: int) -> None:
-    """Reads and drops the rest of a body, up to `budget` bytes."""
-    while budget > 0:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnect()
-        budget -= len(message.get("body", b""))
-        if not message.get("more_body", False):
-            return
-
-
-async def read_body(request: Request, max_bytes: int) -> bytes:
-    too_large = BodyTooLarge(
-        f"request body is larger than {max_bytes} bytes (MLAPI_MAX_BODY_BYTES)",
-        limit="max_body_bytes",
-        headers={"Connection": "close"},
-    )
-    # Read ahead already (Sentry's FastAPI integration reads bodies for its events): Starlette
-    # keeps it on the request, and `receive` has nothing more to give.
-    cached: bytes | None = getattr(request, "_body", None)
-    if cached is not None:
-        if len(cached) > max_bytes:
-            raise too_large
-        return cached
-    receive = request.receive
-    declared = next((v for k, v in request.scope["headers"] if k == b"content-length"), None)
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        await _discard(receive, DISCARD_BYTES)
-        raise too_large
-    chunks: list[bytes] = []
-    size, more = 0, True
-    while more and size <= max_bytes:  # most bodies come in one message: one turn
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnect()
-        chunks.append(message.get("body", b""))
-        size += len(chunks[-1])
-        more = message.get("more_body", False)
-    if size > max_bytes:
-        if more:  # the rest is still coming: read it (up to a bound) so the 413 is seen
-            await _discard(receive, DISCARD_BYTES - size)
-        raise too_large
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def parse_texts(body: bytes, settings: Settings) -> list[str]:

@@ -15,8 +15,8 @@ from mlapi import __version__
 from mlapi.admission import LoadParameters
 from mlapi.auth import AdminChecker, KeyChecker
 from mlapi.errors import NotReady
+from mlapi.http.body import read_body
 from mlapi.lifecycle import Lifecycle
-from mlapi.parsing import read_body
 from mlapi.registry import Deployment, Registry
 from mlapi.schemas import ErrorBody, Health, ModelCard, PredictRequest, PredictResponse
 from mlapi.settings import Settings
@@ -87,10 +87,13 @@ async def serve(request: Request, deployment: Deployment, settings: Settings) ->
         body = await read_body(request, settings.max_body_bytes)
         parsed = deployment.kind.parse_predict(body, deployment.servable, deployment.settings)
         rows, outcome = await deployment.predict(parsed.keys)
+    version = (
+        deployment.version if deployment.canary is None else deployment.versions_for(parsed.keys)
+    )
     return Response(
         deployment.kind.predict_body(rows, parsed),
         media_type=JSON,
-        headers={"X-MLAPI-Cache": outcome, "X-MLAPI-Model-Version": deployment.version},
+        headers={"X-MLAPI-Cache": outcome, "X-MLAPI-Model-Version": version},
     )
 
 

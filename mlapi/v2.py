@@ -19,8 +19,8 @@ from starlette.responses import Response
 from mlapi import __version__
 from mlapi.admission import parse_parameters
 from mlapi.errors import InvalidJSON, InvalidRequest
+from mlapi.http.body import read_body
 from mlapi.kinds import V2Tensor
-from mlapi.parsing import read_body
 from mlapi.registry import Deployment
 from mlapi.routes import AdminDep, RegistryDep, ServiceDep
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from mlapi.errors import BodyTooLarge, InvalidJob, InvalidJSON, NotReady
-from mlapi.parsing import read_body
+from mlapi.http.body import read_body
 from mlapi.routes import ServiceDep
 from mlapi.schemas import ErrorBody
 from mlapi.training.schemas import JobList, JobRecord, TrainRequest

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.types import Message
 
 from mlapi.errors import BodyTooLarge
-from mlapi.parsing import read_body
+from mlapi.http.body import read_body
 
 
 def _request(chunks: list[bytes]) -> Request:
