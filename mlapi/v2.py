@@ -1,8 +1,9 @@
 """Open Inference Protocol v2 (KServe / Triton / MLServer REST), a thin adapter on the registry.
 
 Inference goes through the model's cache and batcher like `/predict`; errors are
-`{"error": "..."}`. The model repository extension loads and unloads through the registry's
-live swap (admin key).
+`{"error": "..."}`. Tensors come and go as JSON or in the binary tensor data extension
+(`mlapi.v2_binary`), which tritonclient uses by default. The model repository extension
+loads and unloads through the registry's live swap (admin key).
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field, ValidationError
 from starlette.responses import Response
 
-from mlapi import __version__
+from mlapi import __version__, v2_binary
 from mlapi.admission import parse_parameters
 from mlapi.errors import InvalidJSON, InvalidRequest
 from mlapi.http.body import read_body
 from mlapi.kinds import V2Tensor
 from mlapi.registry import Deployment
-from mlapi.routes import AdminDep, RegistryDep, ServiceDep
+from mlapi.routes import AdminDep, FleetDep, RegistryDep, ServiceDep
 
 JSON = "application/json"
 router = APIRouter(prefix="/v2", tags=["v2"])
@@ -32,7 +33,7 @@ class InferInput(BaseModel):
     name: str
     shape: list[int]
     datatype: str
-    data: list[Any]
+    data: list[Any] | None = None  # None: sent as binary data (parameters.binary_data_size)
     parameters: dict[str, Any] | None = None
 
 
@@ -59,19 +60,32 @@ def _flatten(data: list[Any]) -> list[Any]:
 
 
 def parse_infer(body: bytes, headers: Any) -> InferRequest:
-    if headers.get("inference-header-content-length"):
-        raise InvalidRequest(
-            "the binary tensor extension is not supported: send JSON tensors "
-            "(tritonclient: binary_data=False)"
-        )
+    """The request, every input's data in `data` (binary tensor data decoded)."""
+    header, tail = v2_binary.split(body, headers.get(v2_binary.HEADER))
     try:
-        return InferRequest.model_validate(orjson.loads(body))
+        parsed = InferRequest.model_validate(orjson.loads(header))
     except orjson.JSONDecodeError as exc:
         raise InvalidJSON(f"body is not valid JSON: {exc}") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise InvalidRequest(f"{where}: {first['msg']}") from None
+    offset = 0
+    for given in parsed.inputs:
+        size = v2_binary.binary_size(given.name, given.parameters)
+        if size is None:
+            if given.data is None:
+                raise InvalidRequest(f"input {given.name!r}: data is required")
+            continue
+        if offset + size > len(tail):
+            raise InvalidRequest(
+                f"input {given.name!r}: binary_data_size {size} runs past the body's binary data"
+            )
+        given.data = v2_binary.decode(given.name, given.datatype, tail[offset : offset + size])
+        offset += size
+    if offset != len(tail):
+        raise InvalidRequest(f"{len(tail) - offset} bytes of binary data belong to no input")
+    return parsed
 
 
 MAX_DIMS = 8
@@ -79,7 +93,7 @@ MAX_DIMS = 8
 
 def tensor(given: InferInput) -> V2Tensor:
     """A request tensor whose shape holds exactly its data (no negative or huge dimension)."""
-    data = _flatten(given.data)
+    data = _flatten(given.data or [])
     shape = given.shape
     if len(shape) > MAX_DIMS or any(d < 0 for d in shape):
         raise InvalidRequest(
@@ -111,7 +125,11 @@ def _metadata(deployment: Deployment) -> dict[str, Any]:
 
 @router.get("", summary="Server metadata")
 async def server_metadata() -> dict[str, Any]:
-    return {"name": "mlapi", "version": __version__, "extensions": ["model_repository"]}
+    return {
+        "name": "mlapi",
+        "version": __version__,
+        "extensions": ["model_repository", "binary_tensor_data"],
+    }
 
 
 @router.get("/health/live", summary="Server live")
@@ -166,14 +184,38 @@ async def infer(
         if unknown:
             raise InvalidRequest(f"unknown outputs {sorted(map(str, unknown))}")
         outputs = [o for o in outputs if o.name in wanted]
-    answer: dict[str, Any] = {
-        "model_name": name,
-        "model_version": deployment.version,
-        "outputs": [o.as_dict() for o in outputs],
-    }
+    answer: dict[str, Any] = {"model_name": name, "model_version": deployment.version}
     if parsed.id is not None:
         answer["id"] = parsed.id
-    return Response(orjson.dumps(answer), media_type=JSON, headers={"X-MLAPI-Cache": outcome})
+    return _answer(answer, outputs, parsed, {"X-MLAPI-Cache": outcome})
+
+
+def _answer(
+    answer: dict[str, Any], outputs: list[V2Tensor], parsed: InferRequest, headers: dict[str, str]
+) -> Response:
+    """JSON outputs, or a JSON header followed by the outputs asked for as binary data."""
+    tensors: list[dict[str, Any]] = []
+    binary: list[bytes] = []
+    for output in outputs:
+        if v2_binary.wants_binary(output.name, parsed.outputs, parsed.parameters):
+            binary.append(v2_binary.encode(output.datatype, output.data))
+            tensors.append(
+                {
+                    "name": output.name,
+                    "datatype": output.datatype,
+                    "shape": output.shape,
+                    "parameters": {"binary_data_size": len(binary[-1])},
+                }
+            )
+        else:
+            tensors.append(output.as_dict())
+    header = orjson.dumps({**answer, "outputs": tensors})
+    if not binary:
+        return Response(header, media_type=JSON, headers=headers)
+    headers["Inference-Header-Content-Length"] = str(len(header))
+    return Response(
+        b"".join([header, *binary]), media_type="application/octet-stream", headers=headers
+    )
 
 
 class RepositoryLoad(BaseModel):
@@ -187,11 +229,11 @@ async def repository_index(registry: AdminDep) -> list[dict[str, Any]]:
 
 @router.post("/repository/models/{name}/load", summary="Load or reload a model (admin)")
 async def repository_load(
-    name: str, registry: AdminDep, body: RepositoryLoad | None = None
+    name: str, fleet: FleetDep, body: RepositoryLoad | None = None
 ) -> dict[str, Any]:
     """`parameters` may hold `path` (a model folder), `version`, `kind` and `settings`."""
     params = parse_parameters(body.parameters if body else None)
-    await registry.load(
+    await fleet.load(
         name,
         Path(params.path) if params.path else None,
         version=params.version,
@@ -202,6 +244,6 @@ async def repository_load(
 
 
 @router.post("/repository/models/{name}/unload", summary="Unload a model (admin)")
-async def repository_unload(name: str, registry: AdminDep) -> dict[str, Any]:
-    await registry.unload(name)
+async def repository_unload(name: str, fleet: FleetDep) -> dict[str, Any]:
+    await fleet.unload(name)
     return {}
