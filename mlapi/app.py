@@ -11,8 +11,10 @@ from fastapi import FastAPI
 
 from mlapi import __version__, embeddings_api, v2
 from mlapi.auth import AdminChecker, KeyChecker
+from mlapi.desired import build_desired_store
 from mlapi.docs_ui import install_docs_ui
 from mlapi.fastlane import FastLane, FastLaneApp
+from mlapi.fleet import Fleet
 from mlapi.http.errors import install_error_handlers
 from mlapi.http.limits import BodyLimit
 from mlapi.http_metrics import HttpMetricsMiddleware, metrics_endpoint
@@ -63,9 +65,10 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         init_sentry(settings)
         registry = build_registry(settings, loader)
-        await registry.start()
-        service.registry = registry
-        training = build_job_service(settings, lambda: service.registry)
+        fleet = Fleet(registry, build_desired_store(settings), settings.desired_poll_s)
+        await fleet.start()  # the desired versions where there are some, else the configured
+        service.registry, service.fleet = registry, fleet
+        training = build_job_service(settings, lambda: service.registry, lambda: service.fleet)
         await training.start()
         app.state.training = training
         lifecycle.mark_ready()
@@ -75,6 +78,7 @@ def create_app(
         finally:
             lifecycle.begin_drain()
             await training.close()
+            await fleet.close()
             await registry.close(settings.drain_grace_s)
             logger.info("stopped")
 

@@ -51,6 +51,13 @@ class Forbidden(MLAPIError):
     type = "forbidden"
 
 
+class DesiredStateUnavailable(MLAPIError):
+    """The fleet's desired state (Redis) could not be written: nothing changes fleet-wide."""
+
+    status_code = 503
+    type = "desired_state_unavailable"
+
+
 class PathNotAllowed(MLAPIError):
     """A model folder outside MLAPI_MODEL_ROOTS."""
 

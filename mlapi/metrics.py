@@ -50,6 +50,11 @@ BATCH_SIZE = Histogram(
 CACHE_HITS = Counter("mlapi_cache_hits", "Texts answered from a cache tier.", ["model", "tier"])
 CACHE_MISSES = Counter("mlapi_cache_misses", "Texts a cache tier did not have.", ["model", "tier"])
 REDIS_ERRORS = Counter("mlapi_redis_errors", "Failed or timed-out Redis calls.", ["op"])
+VERSION_SKEW = Gauge(
+    "mlapi_model_version_skew",
+    "1 while this replica does not serve the desired version (or canary) of a model.",
+    M,
+)
 REDIS_REJECTED = Counter(
     "mlapi_redis_records_rejected",
     "Values read from Redis and ignored: a cached answer of the wrong shape, or a shared record "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -73,10 +74,17 @@ class Deployment:
         )
         self.cache = build_cache(tiers, servable.fingerprint, spec.name, servable.valid)
         self.predictor = Predictor(
-            runner, self.cache, settings, model=spec.name, on_batch=self.stats.batch
+            runner,
+            self.cache,
+            settings,
+            model=spec.name,
+            on_batch=self.stats.batch,
         )
         self.loaded_at = time.time()
         self.inflight = 0
+        # A canary version answering a stable share of distinct texts (set by `mlapi.fleet`).
+        self.canary: Deployment | None = None
+        self.canary_percent = 0.0
 
     @property
     def version(self) -> str:
@@ -94,7 +102,39 @@ class Deployment:
     def __exit__(self, *exc: object) -> None:
         self.inflight -= 1
 
+    def routes_to_canary(self, key: str) -> bool:
+        """A stable hash of the text: the same text always goes to the same version."""
+        digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+        return int.from_bytes(digest, "big") % 10_000 < self.canary_percent * 100
+
+    def versions_for(self, keys: list[str]) -> str:
+        """The version(s) that answer `keys`: `X-MLAPI-Model-Version`."""
+        canary = self.canary
+        if canary is None:
+            return self.version
+        found = {canary.version if self.routes_to_canary(k) else self.version for k in keys}
+        return ",".join(sorted(found)) or self.version
+
     async def predict(self, keys: list[str]) -> tuple[list[bytes], str]:
+        canary = self.canary
+        if canary is None:
+            return await self._predict(keys)
+        to_canary = [self.routes_to_canary(k) for k in keys]
+        ours = [k for k, c in zip(keys, to_canary, strict=True) if not c]
+        theirs = [k for k, c in zip(keys, to_canary, strict=True) if c]
+        with canary.use():
+            (mine, outcome_a), (other, outcome_b) = await asyncio.gather(
+                self._predict(ours), canary._predict(theirs)
+            )
+        mine_it, other_it = iter(mine), iter(other)
+        rows = [next(other_it) if c else next(mine_it) for c in to_canary]
+        outcomes = {o for o, part in ((outcome_a, ours), (outcome_b, theirs)) if part}
+        outcome = outcomes.pop() if len(outcomes) == 1 else "Partial"
+        return rows, outcome
+
+    async def _predict(self, keys: list[str]) -> tuple[list[bytes], str]:
+        if not keys:
+            return [], "Hit"
         started = time.perf_counter()
         ok = False
         try:
@@ -143,6 +183,9 @@ class Deployment:
             "cache": cache,
             "redis": None if redis is None else ("up" if redis.available else "paused"),
             "workers": self.runner.describe(),
+            "canary": None
+            if self.canary is None
+            else {"percent": self.canary_percent, **self.canary.stats_dict()},
         }
 
 
@@ -177,7 +220,8 @@ class Registry:
     async def start(self) -> None:
         """Loads every configured model; a model that fails stops the start."""
         for slot in list(self.slots.values()):
-            await self.load(slot.name)
+            if slot.current is None:  # not loaded already from a desired state
+                await self.load(slot.name)
 
     def ready(self) -> bool:
         return all(self.slots[n].current is not None for n in self.configured)
@@ -234,19 +278,17 @@ class Registry:
             overrides={**spec.overrides, **(overrides or {})},
         )
 
-    async def load(
+    def _prepare(
         self,
         name: str,
-        path: Path | None = None,
-        *,
-        version: str | None = None,
-        kind: str | None = None,
-        overrides: dict[str, Any] | None = None,
-    ) -> Deployment:
-        """Load `name` (a new version when it serves already); the old one serves until then.
-
-        A name, version or folder from a request is checked first (`mlapi.admission`): the
-        folder must lie under the model roots."""
+        path: Path | None,
+        version: str | None,
+        kind: str | None,
+        overrides: dict[str, Any] | None,
+        exact: bool,
+    ) -> ModelSpec:
+        """The spec of a load, checked (`mlapi.admission`): name, version, settings, and a
+        folder under the model roots."""
         check_name(name)
         check_version(version)
         if path is not None:
@@ -255,58 +297,106 @@ class Registry:
         if unknown:
             raise ModelLoadFailed(f"not per-model settings: {sorted(unknown)}")
         spec = self._spec_for(name, path, version, kind, overrides)
+        if exact:  # the settings given, not merged into the serving version's
+            spec = dataclasses.replace(spec, overrides=dict(overrides or {}))
         if spec.kind not in self.kinds:
             raise ModelLoadFailed(f"unknown kind {spec.kind!r}; known: {sorted(self.kinds)}")
         try:
             spec.settings(self.settings)
         except ValidationError as exc:
             raise ModelLoadFailed(f"invalid settings for {name!r}: {exc}") from None
+        return spec
+
+    async def _build(self, slot: Slot, spec: ModelSpec) -> Deployment:
+        try:
+            new = await build(spec, self.kinds[spec.kind], spec.settings(self.settings))
+        except Exception as exc:  # a broken folder: the old version keeps serving
+            metrics.MODEL_SWAPS.labels(model=spec.name, outcome="failed").inc()
+            slot.error = f"{type(exc).__name__}: {exc}"
+            logger.warning("load of %s from %s failed: %s", spec.name, spec.path, slot.error)
+            serving = f"; version {slot.current.version} keeps serving" if slot.current else ""
+            raise ModelLoadFailed(
+                f"could not load {spec.name!r} from {spec.path}: {slot.error}{serving}"
+            ) from exc
+        new.predictor.batcher.start()
+        return new
+
+    async def load(
+        self,
+        name: str,
+        path: Path | None = None,
+        *,
+        version: str | None = None,
+        kind: str | None = None,
+        overrides: dict[str, Any] | None = None,
+        exact: bool = False,
+    ) -> Deployment:
+        """Load `name` (a new version when it serves already); the old one serves until then.
+
+        `exact`: the version's settings are `overrides` alone (a desired state), not merged
+        into the serving version's."""
+        spec = self._prepare(name, path, version, kind, overrides, exact)
         slot = self.slots.setdefault(name, Slot(name, spec))
         async with slot.lock:
-            model_kind = self.kinds[spec.kind]
-            settings = spec.settings(self.settings)
             started = time.perf_counter()
-            try:
-                new = await build(spec, model_kind, settings)
-            except Exception as exc:  # a broken folder: the old version keeps serving
-                metrics.MODEL_SWAPS.labels(model=name, outcome="failed").inc()
-                slot.error = f"{type(exc).__name__}: {exc}"
-                logger.warning("load of %s from %s failed: %s", name, spec.path, slot.error)
-                serving = f"; version {slot.current.version} keeps serving" if slot.current else ""
-                raise ModelLoadFailed(
-                    f"could not load {name!r} from {spec.path}: {slot.error}{serving}"
-                ) from exc
-            servable = new.servable
-            new.predictor.batcher.start()
-            old, slot.current, slot.spec, slot.error = slot.current, new, spec, None
-            metrics.MODEL_SWAPS.labels(model=name, outcome="loaded").inc()
-            card = new.card()
-            selection = card.get("selection") or {}
-            metrics.MODEL_INFO.labels(model=name).info(
-                {
-                    "name": str(card.get("name", name)),
-                    "kind": model_kind.name,
-                    "version": spec.version,
-                    "backend": str(card.get("backend", "")),
-                    "variant": str(card.get("backend", "")),
-                    "fingerprint": servable.fingerprint,
-                    "cpu": ",".join(selection.get("cpu", ())),
-                }
-            )
-            logger.info(
-                "model loaded",
-                extra={
-                    "model": name,
-                    "version": spec.version,
-                    "fingerprint": servable.fingerprint,
-                    "seconds": round(time.perf_counter() - started, 3),
-                    "replaced": old.version if old else None,
-                    "card": new.card(),
-                },
-            )
-            if old is not None:
-                await old.close(self.settings.drain_grace_s)
+            new = await self._build(slot, spec)
+            await self._swap(slot, new, started)
         return new
+
+    async def build_beside(
+        self,
+        name: str,
+        path: Path,
+        *,
+        version: str,
+        overrides: dict[str, Any] | None = None,
+    ) -> Deployment:
+        """A second version of a serving model (a canary), loaded and warmed but not swapped."""
+        slot = self.slots.get(name)
+        if slot is None or slot.current is None:
+            raise ModelNotFound(f"no model named {name!r} is serving here")
+        spec = self._prepare(name, path, version, slot.spec.kind, overrides, exact=True)
+        async with slot.lock:
+            return await self._build(slot, spec)
+
+    async def replace(self, name: str, new: Deployment) -> None:
+        """Serve `new` (built by `build_beside`) in place of the current version."""
+        slot = self.slots[name]
+        async with slot.lock:
+            await self._swap(slot, new, time.perf_counter())
+
+    async def _swap(self, slot: Slot, new: Deployment, started: float) -> None:
+        spec, servable = new.spec, new.servable
+        old, slot.current, slot.spec, slot.error = slot.current, new, spec, None
+        metrics.MODEL_SWAPS.labels(model=spec.name, outcome="loaded").inc()
+        card = new.card()
+        selection = card.get("selection") or {}
+        metrics.MODEL_INFO.labels(model=spec.name).info(
+            {
+                "name": str(card.get("name", spec.name)),
+                "kind": new.kind.name,
+                "version": spec.version,
+                "backend": str(card.get("backend", "")),
+                "variant": str(card.get("backend", "")),
+                "fingerprint": servable.fingerprint,
+                "cpu": ",".join(selection.get("cpu", ())),
+            }
+        )
+        logger.info(
+            "model loaded",
+            extra={
+                "model": spec.name,
+                "version": spec.version,
+                "fingerprint": servable.fingerprint,
+                "seconds": round(time.perf_counter() - started, 3),
+                "replaced": old.version if old else None,
+                "card": card,
+            },
+        )
+        if old is not None:
+            new.canary, new.canary_percent = old.canary, old.canary_percent
+            old.canary = None
+            await old.close(self.settings.drain_grace_s)
 
     async def unload(self, name: str) -> None:
         if name == self.default_name:

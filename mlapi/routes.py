@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from mlapi import __version__
 from mlapi.admission import LoadParameters
 from mlapi.auth import AdminChecker, KeyChecker
 from mlapi.errors import NotReady
+from mlapi.fleet import Fleet
 from mlapi.http.body import read_body
 from mlapi.lifecycle import Lifecycle
 from mlapi.registry import Deployment, Registry
@@ -34,6 +36,7 @@ class Service:
     keys: KeyChecker
     admin: AdminChecker
     registry: Registry | None = None
+    fleet: Fleet | None = None
     started: float = field(default_factory=time.time)
 
 
@@ -65,7 +68,15 @@ async def get_admin_registry(
     return loaded(service)
 
 
+async def get_fleet(request: Request, service: Annotated[Service, Depends(get_service)]) -> Fleet:
+    service.admin.check(request)
+    loaded(service)
+    assert service.fleet is not None  # set with the registry
+    return service.fleet
+
+
 ServiceDep = Annotated[Service, Depends(get_service)]
+FleetDep = Annotated[Fleet, Depends(get_fleet)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 AdminDep = Annotated[Registry, Depends(get_admin_registry)]
 
@@ -139,7 +150,9 @@ async def model(registry: RegistryDep) -> ModelCard:
 
 
 @router.get("/models", summary="Every model and the version it serves")
-async def models(registry: RegistryDep) -> dict[str, Any]:
+async def models(service: ServiceDep, registry: RegistryDep) -> dict[str, Any]:
+    """Per model: what this replica serves, and the fleet's desired state beside it."""
+    fleet = service.fleet
     return {
         "default": registry.default_name,
         "models": [
@@ -150,6 +163,7 @@ async def models(registry: RegistryDep) -> dict[str, Any]:
                     if entry["state"] == "READY"
                     else {}
                 ),
+                **({"fleet": fleet.status(entry["name"])} if fleet is not None else {}),
             }
             for entry in registry.index()
         ],
@@ -161,11 +175,12 @@ async def models(registry: RegistryDep) -> dict[str, Any]:
     responses={code: {"model": ErrorBody} for code in (403, 404, 409, 422)},
     summary="Load or replace a model (admin)",
 )
-async def load(name: str, registry: AdminDep, body: LoadParameters | None = None) -> dict[str, Any]:
-    """Builds and warms the new version beside the old one, then switches; no request fails."""
+async def load(name: str, fleet: FleetDep, body: LoadParameters | None = None) -> dict[str, Any]:
+    """Builds and warms the new version beside the old one, then switches; no request fails.
+    The fleet's desired state follows: every replica sharing Redis loads it too."""
     body = body or LoadParameters()
     path = Path(body.path) if body.path else None
-    deployment = await registry.load(
+    deployment = await fleet.load(
         name, path, version=body.version, kind=body.kind, overrides=body.settings
     )
     return deployment.card()
@@ -176,9 +191,72 @@ async def load(name: str, registry: AdminDep, body: LoadParameters | None = None
     responses={code: {"model": ErrorBody} for code in (403, 404, 409)},
     summary="Unload a model (admin); the default model cannot be unloaded",
 )
-async def unload(name: str, registry: AdminDep) -> dict[str, str]:
-    await registry.unload(name)
+async def unload(name: str, fleet: FleetDep) -> dict[str, str]:
+    await fleet.unload(name)
     return {"unloaded": name}
+
+
+class RollbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    version: str | None = Field(None, description="Unset: the version before the current one.")
+
+
+@router.post(
+    "/models/{name}/rollback",
+    responses={code: {"model": ErrorBody} for code in (403, 404, 409, 422, 503)},
+    summary="Serve an earlier version on every replica (admin)",
+)
+async def rollback(
+    name: str, fleet: FleetDep, body: RollbackRequest | None = None
+) -> dict[str, Any]:
+    deployment = await fleet.rollback(name, (body or RollbackRequest()).version)
+    return deployment.card()
+
+
+class CanaryRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    path: str = Field(max_length=4096, description="The canary's model folder.")
+    percent: float = Field(description="Share of distinct texts it answers, 0-100.")
+    version: str | None = Field(None, description="Unset: the serving version + 1.")
+    settings: dict[str, Any] | None = Field(None, description="Per-model settings.")
+
+
+@router.post(
+    "/models/{name}/canary",
+    responses={code: {"model": ErrorBody} for code in (403, 404, 422, 503)},
+    summary="Serve a second version to a stable share of texts (admin)",
+)
+async def canary(name: str, fleet: FleetDep, body: CanaryRequest) -> dict[str, Any]:
+    """Each text goes to one version by a stable hash of the text, on every replica."""
+    built = await fleet.start_canary(
+        name,
+        Path(body.path),
+        percent=body.percent,
+        version=body.version,
+        overrides=body.settings,
+    )
+    return {**built.card(), "percent": body.percent}
+
+
+@router.post(
+    "/models/{name}/canary/promote",
+    responses={code: {"model": ErrorBody} for code in (403, 404, 503)},
+    summary="Serve the canary to every text (admin)",
+)
+async def promote(name: str, fleet: FleetDep) -> dict[str, Any]:
+    return (await fleet.promote(name)).card()
+
+
+@router.delete(
+    "/models/{name}/canary",
+    responses={code: {"model": ErrorBody} for code in (403, 404, 503)},
+    summary="Stop the canary (admin)",
+)
+async def abort(name: str, fleet: FleetDep) -> dict[str, str]:
+    await fleet.abort(name)
+    return {"aborted": name}
 
 
 @router.get(
@@ -199,7 +277,10 @@ async def stats(request: Request, service: ServiceDep) -> dict[str, Any]:
         "inflight_requests": service.lifecycle.inflight,
         "default_model": registry.default_name if registry else None,
         "models": {
-            slot.name: slot.current.stats_dict() if slot.current else {"state": "UNAVAILABLE"}
+            slot.name: {
+                **(slot.current.stats_dict() if slot.current else {"state": "UNAVAILABLE"}),
+                **({"fleet": service.fleet.status(slot.name)} if service.fleet else {}),
+            }
             for slot in (registry.slots.values() if registry else [])
         },
     }

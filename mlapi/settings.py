@@ -175,6 +175,12 @@ class Settings(BaseSettings):
     redis_retry_s: float = Field(
         2.0, ge=0, description="Pause before Redis is tried again after an error."
     )
+    desired_poll_s: float = Field(
+        2.0,
+        gt=0,
+        description="How often a replica reads the fleet's desired state (MLAPI_REDIS_URL and "
+        "MLAPI_REDIS_SIGNING_KEY set) and loads what it does not serve yet.",
+    )
     redis_signing_key: SecretStr | None = Field(
         None,
         description="Key that signs what replicas share through Redis (training job records, "

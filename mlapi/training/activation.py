@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from mlapi.errors import InvalidJob, MLAPIError
+from mlapi.fleet import Fleet
 from mlapi.registry import Registry
 from mlapi.training.schemas import Activation, JobRecord
 
@@ -26,8 +27,14 @@ def output_of(train_dir: Path, job_id: str) -> Path:
 
 
 class Activator:
-    def __init__(self, registry: Callable[[], Registry | None], train_dir: Path) -> None:
+    def __init__(
+        self,
+        registry: Callable[[], Registry | None],
+        train_dir: Path,
+        fleet: Callable[[], Fleet | None] = lambda: None,
+    ) -> None:
         self._registry = registry
+        self._fleet = fleet  # activations write the fleet's desired state
         self._train_dir = train_dir
         self.started_at = time.time()
         self._loaded: set[tuple[str, str | None]] = set()  # (job, activation version) here
@@ -63,8 +70,10 @@ class Activator:
         registry = self._registry()
         if registry is None:
             return Activation(activated=False, reason="the models are not loaded yet")
+        fleet = self._fleet()
+        target = fleet if fleet is not None else registry
         try:
-            deployment = await registry.load(
+            deployment = await target.load(
                 record.model,
                 output_of(self._train_dir, record.id),
                 kind=KIND,
@@ -84,8 +93,9 @@ class Activator:
     async def follow(self, records: Iterable[JobRecord]) -> None:
         """Loads what another replica activated since this one started (a shared store)."""
         registry = self._registry()
-        if registry is None:
-            return
+        fleet = self._fleet()
+        if registry is None or (fleet is not None and fleet.shared):
+            return  # a shared desired state carries activations to every replica
         for record in records:
             activation = record.activation
             if activation is None or not activation.activated or activation.at < self.started_at:

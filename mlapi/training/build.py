@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from mlapi.fleet import Fleet
 from mlapi.registry import Registry
 from mlapi.settings import Settings
 from mlapi.signing import signer_for
@@ -53,5 +54,11 @@ def build_runner(settings: Settings) -> Runner:
     )
 
 
-def build_job_service(settings: Settings, registry: Callable[[], Registry | None]) -> JobService:
-    return JobService(settings, build_store(settings), build_runner(settings), registry)
+def build_job_service(
+    settings: Settings,
+    registry: Callable[[], Registry | None],
+    fleet: Callable[[], Fleet | None] = lambda: None,
+) -> JobService:
+    return JobService(
+        settings, build_store(settings), build_runner(settings), registry, fleet=fleet
+    )

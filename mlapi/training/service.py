@@ -21,6 +21,7 @@ from pathlib import Path
 from mlapi import metrics
 from mlapi.admission import check_name, check_path, data_roots
 from mlapi.errors import BodyTooLarge, InvalidJob, JobFinished, JobNotFound
+from mlapi.fleet import Fleet
 from mlapi.kinds.base import MODEL_SETTINGS
 from mlapi.registry import Registry
 from mlapi.settings import Settings
@@ -60,11 +61,12 @@ class JobService:
         runner: Runner,
         registry: Callable[[], Registry | None],
         owner: str | None = None,
+        fleet: Callable[[], Fleet | None] = lambda: None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.runner = runner
-        self.activator = Activator(registry, settings.train_dir)
+        self.activator = Activator(registry, settings.train_dir, fleet)
         for state in STATES:  # every series from the start, at zero (alerts use increase())
             metrics.TRAIN_FINISHED.labels(state=state)
             metrics.TRAIN_SECONDS.labels(state=state)

@@ -16,6 +16,7 @@ from redis.exceptions import AuthenticationError, NoPermissionError, ResponseErr
 
 from harness.servers import free_port, wait_for_port
 from mlapi.cache import build_cache
+from mlapi.desired import Desired, RedisDesiredStore, build_desired_store
 from mlapi.settings import Settings
 from mlapi.training.build import build_store
 from mlapi.training.redis_store import RedisJobStore
@@ -124,7 +125,15 @@ def test_mlapi_code_runs_as_the_acl_user(bundle_redis: BundleRedis, tmp_path: Pa
         assert [r.id for r in await store.list()] == ["j1"]
         await store.request_cancel("j1")
         assert await store.cancel_requested("j1")
+        await store.put(job("j1").model_copy(update={"expires_at": 1.0}))
+        assert await store.list() == []  # an expired record is deleted
         await store.close()
+
+        desired = build_desired_store(settings)
+        assert isinstance(desired, RedisDesiredStore)
+        await desired.put(Desired(name="default", current=None))
+        assert list(await desired.all()) == ["default"]
+        await desired.close()
 
         poison = PoisonList("f" * 16, settings)
         await poison.add("a crashing text")
