@@ -25,12 +25,14 @@ def parse_texts(body: bytes, settings: Settings) -> list[str]:
     return check_texts(texts, settings)
 
 
-def check_texts(texts: list[Any], settings: Settings) -> list[str]:
-    """The per-request limits: how many texts, each a string of bounded length."""
-    if len(texts) > settings.max_texts:
+def check_texts(texts: list[Any], settings: Settings, *, setting: str = "max_texts") -> list[str]:
+    """The per-request limits: how many texts (`setting`: the kind's own count limit), each a
+    string of bounded length."""
+    most: int = getattr(settings, setting)
+    if len(texts) > most:
         raise TooManyTexts(
-            f"{len(texts)} texts sent, at most {settings.max_texts} per request (MLAPI_MAX_TEXTS)",
-            limit="max_texts",
+            f"{len(texts)} texts sent, at most {most} per request (MLAPI_{setting.upper()})",
+            limit=setting,
         )
     limit = settings.max_text_chars
     for index, text in enumerate(texts):

@@ -20,6 +20,7 @@ class Predictor:
         settings: Settings,
         *,
         model: str = "default",
+        max_queue: int | None = None,
         on_batch: Callable[[int, float], None] | None = None,
     ) -> None:
         self.cache = cache
@@ -28,7 +29,7 @@ class Predictor:
             concurrency=runner.count,
             max_batch_size=settings.max_batch_size,
             max_wait_ms=settings.max_wait_ms,
-            max_queue=settings.max_queue,
+            max_queue=max_queue or settings.max_queue,
             retry_after_s=settings.retry_after_s,
             model=model,
             on_batch=on_batch,

@@ -78,6 +78,7 @@ class Deployment:
             self.cache,
             settings,
             model=spec.name,
+            max_queue=max(settings.max_queue, kind.max_items(settings)),  # a request fits
             on_batch=self.stats.batch,
         )
         self.loaded_at = time.time()

@@ -138,6 +138,12 @@ class Settings(BaseSettings):
 
     # Request limits
     max_texts: int = Field(64, ge=1, description="Texts per request at most.")
+    max_embedding_texts: int = Field(
+        2048,
+        ge=1,
+        description="Texts per request at most for embedding models (OpenAI's embeddings API "
+        "takes 2048, LangChain sends 1000); their queue holds at least this many texts.",
+    )
     max_text_chars: int = Field(10_000, ge=1, description="Characters per text at most.")
     max_body_bytes: int = Field(
         1_000_000,

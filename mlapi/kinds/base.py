@@ -28,6 +28,7 @@ MODEL_SETTINGS = frozenset(
         "cache_size",
         "onnx_spin",
         "max_texts",
+        "max_embedding_texts",
         "max_text_chars",
         "tabular_runtime",
         "cache_results",
@@ -115,6 +116,13 @@ class Servable(abc.ABC):
 class ModelKind(abc.ABC):
     name: ClassVar[str]
     caches_by_default: ClassVar[bool] = True  # per model: settings.cache_results
+    # The setting that bounds how many items one request may hold; the model's queue holds
+    # at least that many (a full request always fits).
+    max_items_setting: ClassVar[str] = "max_texts"
+
+    def max_items(self, settings: Settings) -> int:
+        value: int = getattr(settings, self.max_items_setting)
+        return value
 
     @abc.abstractmethod
     def load(self, spec: ModelSpec, settings: Settings) -> Servable:

@@ -22,6 +22,8 @@ from mlapi.runtime.embedder import EMBEDDING_FILES, Embedder, SentenceTransforme
 from mlapi.settings import Settings
 
 COUNT = struct.Struct("<I")
+# Texts per request: OpenAI's embeddings API takes 2048 (a classifier's MLAPI_MAX_TEXTS is 64).
+LIMIT = "max_embedding_texts"
 
 
 def encode(vector: npt.NDArray[np.float32], tokens: int) -> bytes:
@@ -88,12 +90,12 @@ def runtime_for(variant: str, root: Path) -> str:
 def texts_of(payload: Any, field: str, settings: Settings) -> tuple[list[str], bool]:
     value = payload.get(field) if isinstance(payload, dict) else None
     if isinstance(value, str):
-        return check_texts([value], settings), True
+        return check_texts([value], settings, setting=LIMIT), True
     if not isinstance(value, list) or not value:
         raise InvalidRequest(f'"{field}" must be a string or a non-empty list of strings')
     if any(isinstance(v, int | list) for v in value):
         raise InvalidRequest(f'"{field}": token arrays are not supported; send strings')
-    return check_texts(value, settings), False
+    return check_texts(value, settings, setting=LIMIT), False
 
 
 def parse_json(body: bytes) -> Any:
@@ -122,6 +124,7 @@ def vectors_for(rows: list[bytes], servable: Servable, norm: bool) -> npt.NDArra
 
 class EmbeddingKind(ModelKind):
     name = "embedding"
+    max_items_setting = LIMIT
 
     def load(self, spec: ModelSpec, settings: Settings) -> EmbeddingServable:
         folder = SentenceTransformerFolder.read(spec.path)
@@ -164,7 +167,7 @@ class EmbeddingKind(ModelKind):
         texts = [t for t in inputs if t.datatype == "BYTES"]
         if len(texts) != 1:
             raise InvalidRequest("send exactly one BYTES input tensor holding the texts")
-        return check_texts(list(texts[0].data), settings)
+        return check_texts(list(texts[0].data), settings, setting=LIMIT)
 
     def v2_outputs(self, rows: list[bytes], servable: Servable) -> list[V2Tensor]:
         assert isinstance(servable, EmbeddingServable)
