@@ -189,6 +189,9 @@ class Fleet:
 
     def _report(self) -> None:
         for name in set(self.desired) | set(self.registry.slots):
+            desired = self.desired.get(name)
+            if name not in self.registry.slots and (desired is None or desired.current is None):
+                continue  # unloaded everywhere and here: its series are gone (Registry.unload)
             metrics.VERSION_SKEW.labels(model=name).set(1 if self.skewed(name) else 0)
 
     # --- what a replica says ---------------------------------------------------------------

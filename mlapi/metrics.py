@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram, Info
+from prometheus_client.metrics import MetricWrapperBase
 
 # Fine buckets: cached answers take well under a millisecond, cold batches up to seconds.
 LATENCY_BUCKETS = (
@@ -91,3 +92,22 @@ TRAIN_SECONDS = Histogram(
     ["state"],
     buckets=TRAIN_BUCKETS,
 )
+
+
+def forget_model(name: str) -> None:
+    """Removes every series labelled `model=name` (the model was unloaded): a model that is
+    gone leaves no queue depth, cache counters, info or worker gauges behind."""
+    for metric in list(globals().values()):
+        if not isinstance(metric, MetricWrapperBase):
+            continue
+        labelnames: tuple[str, ...] = tuple(getattr(metric, "_labelnames", ()))
+        if "model" not in labelnames:
+            continue
+        stale = {
+            tuple(sample.labels[label] for label in labelnames)
+            for family in metric.collect()
+            for sample in family.samples
+            if sample.labels.get("model") == name
+        }
+        for values in stale:
+            metric.remove(*values)

@@ -411,6 +411,7 @@ class Registry:
             self.configured.discard(name)
             if old is not None:
                 await old.close(self.settings.drain_grace_s)
+            metrics.forget_model(name)  # after the drain: nothing re-creates a series
 
     def index(self) -> list[dict[str, Any]]:
         out = []
