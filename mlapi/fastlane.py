@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlapi.errors import MLAPIError
-from mlapi.http.errors import render, render_unexpected
+from mlapi.http.errors import client_gone, render, render_unexpected
 from mlapi.http_metrics import HANDLER_KEY
 from mlapi.routes import Service, loaded, serve
 
@@ -50,10 +50,9 @@ class FastLane:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = await self._answer(Request(scope, receive), scope[NAME_KEY])
-        if response is not None:
-            await response(scope, receive, send)
+        await response(scope, receive, send)
 
-    async def _answer(self, request: Request, name: str | None) -> Response | None:
+    async def _answer(self, request: Request, name: str | None) -> Response:
         service = self.service
         try:
             service.keys.check(request)
@@ -62,8 +61,8 @@ class FastLane:
             return await serve(request, deployment, service.settings)
         except MLAPIError as exc:
             return render(exc)
-        except ClientDisconnect:  # gone while sending its body: nobody to answer
-            return None
+        except ClientDisconnect:  # gone while sending its body: a 499 for logs and metrics
+            return client_gone(request.url.path)
         except Exception as exc:  # the FastAPI path's catch-all, with the same body and log
             return render_unexpected(exc)
 

@@ -8,11 +8,13 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from mlapi.errors import MLAPIError, NotReady, Overloaded
 
 logger = logging.getLogger("mlapi.errors")
+CLIENT_CLOSED = 499  # nginx's "client closed request": nobody reads it, metrics and logs do
 
 
 def error_response(
@@ -59,6 +61,16 @@ def render(exc: MLAPIError, *, v2: bool = False) -> Response:
     )
 
 
+def client_gone(path: str) -> Response:
+    """The answer to a client that closed its connection before its answer (while sending its
+    body): one INFO line and a 499 that the server drops; not an error of the service."""
+    logger.info(
+        "client closed the connection before its answer",
+        extra={"status": CLIENT_CLOSED, "path": path},
+    )
+    return Response(status_code=CLIENT_CLOSED)
+
+
 def render_unexpected(exc: Exception, *, v2: bool = False) -> Response:
     logger.exception("unhandled error", exc_info=exc)
     if v2:
@@ -89,6 +101,10 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return error_response(422, "invalid_request", f"{where}: {first.get('msg')}")
 
 
+async def _client_disconnect(request: Request, exc: Exception) -> Response:
+    return client_gone(request.url.path)
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     return render_unexpected(exc, v2=is_v2(request))
 
@@ -97,4 +113,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(MLAPIError, _mlapi_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(ClientDisconnect, _client_disconnect)
     app.add_exception_handler(Exception, _unexpected)
