@@ -125,14 +125,22 @@ def _settings(overrides: dict[str, Any]) -> Any:
 
 
 def serve(argv: list[str]) -> int:
+    from mlapi.preflight import StartupError, check_environment, service_links
+
     parser = serve_parser()
     args = parser.parse_args(argv)
+    for name in service_links(os.environ):  # Kubernetes' addresses of Services, not settings
+        del os.environ[name]
     try:
+        check_environment(os.environ)
         settings = _settings(vars(args))
     except UsageError as exc:
-        parser.error(str(exc))
+        if str(exc).startswith("--"):  # an option: argparse's usage line, then the error
+            parser.error(str(exc))
+        return _environment_error(str(exc))
+    except StartupError as exc:
+        return _environment_error(str(exc))
     _progress_bars()
-    from mlapi.preflight import StartupError
     from mlapi.server import run
 
     try:
@@ -140,6 +148,12 @@ def serve(argv: list[str]) -> int:
     except StartupError:  # already logged, as one line
         return 1
     return 0
+
+
+def _environment_error(message: str) -> int:
+    """A bad MLAPI_* variable: one line (no usage: no option was wrong), exit code 2."""
+    print(f"mlapi serve: error: {message}", file=sys.stderr)
+    return 2
 
 
 # --------------------------------------------------------------------- export, train

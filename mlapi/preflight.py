@@ -1,12 +1,14 @@
 """Start-up checks that run before any model loads, each failing with one line that says
-what to change: the port, the model folders, Redis."""
+what to change: the MLAPI_* variables, the port, the model folders, Redis."""
 
 from __future__ import annotations
 
+import difflib
 import errno
 import logging
+import re
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from mlapi.kinds import ModelSpec
 from mlapi.settings import Settings
@@ -16,6 +18,57 @@ logger = logging.getLogger("mlapi.server")
 
 class StartupError(RuntimeError):
     """The service cannot start as configured; the message names the setting to change."""
+
+
+# Names people set that were settings once, or are in other servers: what to set instead.
+RENAMED = {
+    "MLAPI_BACKEND": "MLAPI_VARIANT",
+    "MLAPI_RUNTIME": "MLAPI_VARIANT",
+    "MLAPI_MODEL_PATH": "MLAPI_MODEL_DIR",
+    "MLAPI_BATCH_SIZE": "MLAPI_MAX_BATCH_SIZE",
+}
+# Kubernetes sets these for every Service whose name starts with `mlapi` (the Services
+# `mlapi` and `mlapi-redis`: MLAPI_SERVICE_HOST, MLAPI_REDIS_PORT_6379_TCP_ADDR, ...).
+_SERVICE_LINK = re.compile(
+    r"MLAPI(?:_[A-Z0-9_]+?)?_(?:SERVICE_HOST|SERVICE_PORT(?:_[A-Z0-9_]+)?"
+    r"|PORT_\d+_(?:TCP|UDP|SCTP)(?:_PROTO|_PORT|_ADDR)?)"
+)
+_LINK_VALUE = re.compile(r"(?:tcp|udp|sctp)://")
+
+
+def service_links(environ: Mapping[str, str]) -> list[str]:
+    """The MLAPI_* variables that Kubernetes service links set, not the operator: the
+    Service's address, and `MLAPI_PORT=tcp://10.0.0.1:8000` (not a port number)."""
+    return [
+        name
+        for name, value in environ.items()
+        if name.startswith("MLAPI_")
+        and (
+            _SERVICE_LINK.fullmatch(name)
+            or (name.endswith("_PORT") and _LINK_VALUE.match(value) is not None)
+        )
+    ]
+
+
+def check_environment(environ: Mapping[str, str]) -> None:
+    """Every MLAPI_* variable is a setting: a misspelt or renamed one stops the start with
+    one line and a suggestion, rather than being ignored."""
+    from mlapi.settings import Settings
+
+    prefix = str(Settings.model_config.get("env_prefix", "MLAPI_")).upper()
+    known = [name.upper() for name in Settings.model_fields]
+    links = set(service_links(environ))
+    problems = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith(prefix) or upper.removeprefix(prefix) in known or name in links:
+            continue
+        close = difflib.get_close_matches(upper.removeprefix(prefix), known, n=1, cutoff=0.6)
+        guess = RENAMED.get(upper) or (prefix + close[0] if close else None)
+        hint = f"did you mean {guess}?" if guess else "docs/configuration.md lists the settings"
+        problems.append(f"{name} is not a setting; {hint}")
+    if problems:
+        raise StartupError("; ".join(problems))
 
 
 def bind(host: str, port: int) -> socket.socket:
