@@ -47,8 +47,9 @@ class Attempt:
 
 def spec_of(deployment: Deployment) -> VersionSpec:
     spec = deployment.spec
+    path = str(spec.path.resolve())  # as a load under the model roots resolves it
     return VersionSpec(
-        version=spec.version, path=str(spec.path), kind=spec.kind, settings=dict(spec.overrides)
+        version=spec.version, path=path, kind=spec.kind, settings=dict(spec.overrides)
     )
 
 
