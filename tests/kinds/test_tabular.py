@@ -143,3 +143,25 @@ def test_untrusted_skops_file_is_refused(
     assert response.status_code == 422
     assert response.json()["error"]["type"] == "model_load_failed"
     assert "untrusted" in response.json()["error"]["message"]
+
+
+def test_v2_binary_tensors_as_tritonclient_sends_them(client: TestClient) -> None:
+    """FP64 rows in the binary extension (tritonclient's default), probabilities back in it."""
+    import tritonclient.http as triton
+
+    want = probabilities(client, "cancer", ROWS[:3].tolist())
+    x = triton.InferInput("x", [3, 30], "FP64")
+    x.set_data_from_numpy(ROWS[:3].astype(np.float64))
+    outputs = [triton.InferRequestedOutput("probabilities")]
+    body, json_size = triton.InferenceServerClient.generate_request_body([x], outputs=outputs)
+    headers = {"Inference-Header-Content-Length": str(json_size)} if json_size else {}
+    response = client.post("/v2/models/cancer/infer", content=body, headers=headers)
+    assert response.status_code == 200, response.text
+    header = response.headers.get("Inference-Header-Content-Length")
+    assert header is not None
+    result = triton.InferenceServerClient.parse_response_body(
+        response.content, header_length=int(header)
+    )
+    probs = result.as_numpy("probabilities")
+    assert probs.dtype == np.float32 and probs.shape == (3, 2)
+    assert np.abs(probs - want).max() < 1e-6
