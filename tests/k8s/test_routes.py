@@ -30,6 +30,7 @@ def is_admin(method: str, path: str) -> bool:
         or path.startswith(("/train/", "/v2/repository/"))
         or path == "/models/{name}/load"
         or (method == "DELETE" and path == "/models/{name}")
+        or path.endswith(("/rollback", "/canary", "/canary/promote"))  # the fleet's versions
     )
 
 
