@@ -324,26 +324,26 @@ class Fleet:
 
     async def promote(self, name: str) -> Deployment:
         async with self._lock:
-            current = self.registry.get(name)
-            canary = current.canary
-            if canary is None:
-                raise ModelNotFound(f"{name!r} has no canary to promote")
-            before = await self._record(name)
-            current.canary = None
+            canary, before = await self._take_canary(name, "promote")
             await self.registry.replace(name, canary)
             await self._put(before.replaced_by(spec_of(canary)).model_copy(update={"canary": None}))
         return canary
 
     async def abort(self, name: str) -> None:
         async with self._lock:
-            current = self.registry.get(name)
-            canary = current.canary
-            if canary is None:
-                raise ModelNotFound(f"{name!r} has no canary to abort")
-            before = await self._record(name)
-            current.canary = None
+            canary, before = await self._take_canary(name, "abort")
             await canary.close(self.registry.settings.drain_grace_s)
             await self._put(before.model_copy(update={"canary": None}))
+
+    async def _take_canary(self, name: str, verb: str) -> tuple[Deployment, Desired]:
+        """The canary of `name`, no longer answering, and the desired state before that."""
+        current = self.registry.get(name)
+        canary = current.canary
+        if canary is None:
+            raise ModelNotFound(f"{name!r} has no canary to {verb}")
+        before = await self._record(name)
+        current.canary = None
+        return canary, before
 
     # --- helpers ---------------------------------------------------------------------------
 
