@@ -9,7 +9,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from harness.servers import RedisServer
-from mlapi import metrics
 from tests.agreement import assert_differ
 from tests.fleet.conftest import ADMIN, Replicas, converge, serving
 
@@ -21,10 +20,6 @@ def version_of(client: TestClient, text: str) -> str:
     assert response.status_code == 200, response.text
     version: str = response.headers["X-MLAPI-Model-Version"]
     return version
-
-
-def skew(name: str = "default") -> float:
-    return metrics.VERSION_SKEW.labels(model=name)._value.get()
 
 
 def test_a_load_on_one_replica_serves_everywhere_and_on_new_replicas(
@@ -74,7 +69,8 @@ def test_a_replica_that_cannot_load_the_desired_version_keeps_its_own(
     entry = serving(narrow)
     assert entry["version"] == "1" and entry["state"] == "READY"
     assert entry["fleet"]["skew"] and "outside the allowed roots" in entry["fleet"]["error"]
-    assert skew() == 1
+    # The gauge's value is read back per replica from a real Prometheus in
+    # tests/slo/test_fleet_smoke.py (replicas here share one process and one registry).
     assert narrow.get("/ready").status_code == 200
     assert "mlapi_model_version_skew" in narrow.get("/metrics").text
     assert narrow.get("/stats").json()["models"]["default"]["fleet"]["skew"]
