@@ -15,8 +15,14 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-COPY requirements/serve.txt requirements/export.txt ./requirements/
-RUN pip install --no-compile --requirement requirements/serve.txt
+# WITH_KUBERNETES=true adds the kubernetes client: the training API's Job runner
+# (.k8s/components/training) then runs in this image.
+ARG WITH_KUBERNETES=false
+COPY requirements/serve.txt requirements/export.txt requirements/kubernetes.txt ./requirements/
+RUN pip install --no-compile --requirement requirements/serve.txt \
+    && if [ "$WITH_KUBERNETES" = true ]; then \
+      pip install --no-compile --requirement requirements/kubernetes.txt; \
+    fi
 COPY pyproject.toml README.md ./
 COPY mlapi ./mlapi
 RUN pip install --no-compile --no-deps .

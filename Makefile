@@ -84,6 +84,7 @@ IMAGE ?= mlapi:dev
 ENGINE ?= podman
 image:
 	$(ENGINE) build $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) \
+	  $(if $(WITH_KUBERNETES),--build-arg WITH_KUBERNETES=$(WITH_KUBERNETES)) \
 	  $(if $(MODEL_DIR),--build-arg MODEL_SOURCE=local --build-context local-model=$(MODEL_DIR)) \
 	  -t $(IMAGE) .
 

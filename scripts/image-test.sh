@@ -29,6 +29,7 @@ done
 start=$(date +%s)
 podman build --isolation chroot "${volumes[@]}" \
   --build-arg BASE_IMAGE="$base" --build-arg MODEL_SOURCE=local \
+  --build-arg WITH_KUBERNETES="${WITH_KUBERNETES:-true}" \
   $( [ -d /opt/wheels ] && echo --build-arg PIP_FIND_LINKS=/opt/wheels ) \
   --build-context local-model="$model" -t "$tag" .
 echo "build: $(( $(date +%s) - start )) s; size: $(podman image inspect "$tag" --format '{{.Size}}') bytes"
@@ -50,6 +51,12 @@ assert len(p) == 2 and all(abs(sum(e['score'] for e in r) - 1) < 1e-5 for r in p
 # Read the whole body, then match: `curl | grep -q` fails under pipefail when grep stops early.
 metrics=$(curl -sf "$url/metrics")
 grep -q '^mlapi_model_info{' <<<"$metrics" || { echo "no mlapi_model_info in /metrics"; exit 1; }
+# The training API's kubernetes runner (components/training) runs in this image (the CI build
+# and the kube-play steps use WITH_KUBERNETES=true, as the prod-training overlay needs).
+if [ "${WITH_KUBERNETES:-true}" = true ]; then
+  podman exec "$name" python3 -c "import kubernetes.client" \
+    || { echo "the kubernetes client is missing from the image"; exit 1; }
+fi
 user=$(podman exec "$name" python3 -c "import os; print(os.getuid())")
 [ "$user" = 10001 ] || { echo "runs as uid $user, expected 10001"; exit 1; }
 ! podman exec "$name" python3 -c "open('/models/model/x', 'w')" 2>/dev/null \
