@@ -14,9 +14,11 @@ class ScriptedRunner:
     def __init__(self, outcome: RunStatus) -> None:
         self.outcome = outcome
         self.calls: list[tuple[str, str]] = []
+        self.started: list[RunSpec] = []
 
     async def start(self, spec: RunSpec) -> None:
         self.calls.append(("start", spec.job_id))
+        self.started.append(spec)
 
     async def poll(self, spec: RunSpec) -> RunStatus:
         self.calls.append(("poll", spec.job_id))

@@ -50,6 +50,45 @@ def test_a_silent_replicas_queued_job_runs_elsewhere(
     asyncio.run(scenario())
 
 
+def test_a_taken_over_job_runs_from_its_own_folder_whatever_the_record_says(
+    tmp_path: Path, model_dir: Path, dataset: Path
+) -> None:
+    """A record rewritten in the shared store cannot choose where the run writes, nor make it
+    read a dataset outside the roots."""
+    a, b, runner_b, store = replicas(tmp_path)
+    request = TrainRequest(model="m", base_model=str(model_dir), dataset=str(dataset))
+
+    async def scenario() -> None:
+        job = await a.submit(request)
+        forged = job.model_copy(update={"output_path": "/etc/mlapi-owned", "updated_at": 0.0})
+        await store.put(forged)
+        await b.tick()
+        [spec] = runner_b.started
+        assert spec.output == tmp_path / "train" / job.id / "model"
+        assert "--output=/etc/mlapi-owned" not in spec.args
+
+    asyncio.run(scenario())
+
+
+def test_a_taken_over_job_reads_no_dataset_outside_the_roots(
+    tmp_path: Path, model_dir: Path, dataset: Path
+) -> None:
+    a, b, runner_b, store = replicas(tmp_path)
+    request = TrainRequest(model="m", base_model=str(model_dir), dataset=str(dataset))
+
+    async def scenario() -> None:
+        job = await a.submit(request)
+        outside = job.request.model_copy(update={"dataset": "/etc/passwd.tsv"})
+        await store.put(job.model_copy(update={"request": outside, "updated_at": 0.0}))
+        await b.tick()
+        refused = await b.get(job.id)
+        assert refused.state == "failed" and refused.error is not None
+        assert "outside the allowed roots" in refused.error
+        assert runner_b.started == []
+
+    asyncio.run(scenario())
+
+
 def test_a_silent_replicas_local_run_fails_with_the_reason(
     tmp_path: Path, model_dir: Path, dataset: Path
 ) -> None:
