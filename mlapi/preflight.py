@@ -53,8 +53,6 @@ def service_links(environ: Mapping[str, str]) -> list[str]:
 def check_environment(environ: Mapping[str, str]) -> None:
     """Every MLAPI_* variable is a setting: a misspelt or renamed one stops the start with
     one line and a suggestion, rather than being ignored."""
-    from mlapi.settings import Settings
-
     prefix = str(Settings.model_config.get("env_prefix", "MLAPI_")).upper()
     known = [name.upper() for name in Settings.model_fields]
     links = set(service_links(environ))
@@ -120,6 +118,7 @@ def _where(spec: ModelSpec, settings: Settings) -> str:
 
 def check_models(specs: Sequence[ModelSpec], settings: Settings) -> None:
     """Every text classifier's folder holds weights some variant can serve."""
+    from mlapi.runtime.base import WEIGHT_FILES
     from mlapi.runtime.variants import AUTO_CANDIDATES, VARIANTS
 
     for spec in specs:
@@ -137,9 +136,9 @@ def check_models(specs: Sequence[ModelSpec], settings: Settings) -> None:
         reasons = {name: VARIANTS[name].missing(spec.path) for name in names}
         if any(reason is None for reason in reasons.values()):
             continue
-        has_weights = any(
-            (spec.path / name).is_file() for name in ("model.safetensors", "pytorch_model.bin")
-        ) or any((spec.path / "onnx").glob("*.onnx"))
+        has_weights = any((spec.path / name).is_file() for name in WEIGHT_FILES) or any(
+            (spec.path / "onnx").glob("*.onnx")
+        )
         if not has_weights:
             raise StartupError(
                 f"{_where(spec, settings)} has config.json but no weights (model.safetensors, "

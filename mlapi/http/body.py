@@ -3,24 +3,9 @@
 from __future__ import annotations
 
 from starlette.requests import ClientDisconnect, Request
-from starlette.types import Receive
 
 from mlapi.errors import BodyTooLarge
-
-# A body over the limit is still read (and dropped) up to this size before the 413, so that
-# clients that send the whole body before reading (urllib, requests) get the answer, not a reset.
-DISCARD_BYTES = 32 * 1024 * 1024
-
-
-async def _discard(receive: Receive, budget: int) -> None:
-    """Reads and drops the rest of a body, up to `budget` bytes."""
-    while budget > 0:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnect()
-        budget -= len(message.get("body", b""))
-        if not message.get("more_body", False):
-            return
+from mlapi.http.limits import DISCARD_BYTES, discard
 
 
 async def read_body(request: Request, max_bytes: int) -> bytes:
@@ -39,7 +24,7 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     receive = request.receive
     declared = next((v for k, v in request.scope["headers"] if k == b"content-length"), None)
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        await _discard(receive, DISCARD_BYTES)
+        await discard(receive, DISCARD_BYTES)
         raise too_large
     chunks: list[bytes] = []
     size, more = 0, True
@@ -52,6 +37,6 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
         more = message.get("more_body", False)
     if size > max_bytes:
         if more:  # the rest is still coming: read it (up to a bound) so the 413 is seen
-            await _discard(receive, DISCARD_BYTES - size)
+            await discard(receive, DISCARD_BYTES - size)
         raise too_large
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)

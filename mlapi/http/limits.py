@@ -19,9 +19,9 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from mlapi.errors import BodyTooLarge, HeadersTooLarge, MLAPIError
 
-# A body declared over the limit is read and dropped up to this size before the 413, so that
-# clients that send the whole body before reading (urllib, requests) get the answer, not a
-# reset; past it the connection is closed.
+# A body over the limit is read and dropped up to this size before the 413, so that clients
+# that send the whole body before reading (urllib, requests) get the answer, not a reset; past
+# it the connection is closed.
 DISCARD_BYTES = 8 * 1024 * 1024
 TRAIN = "/train"
 
@@ -51,7 +51,7 @@ class BodyLimit:
         if declared is None:  # chunked (or no body): counted as it arrives
             await _Bounded(limit, setting, receive, send).run(self.app, scope)
         elif declared > limit:
-            await _discard(receive, DISCARD_BYTES)
+            await discard(receive, DISCARD_BYTES)
             await _send_error(send, body_too_large(limit, setting))
         else:  # the server holds a body to its declared length
             await self.app(scope, receive, send)
@@ -91,7 +91,7 @@ class _Bounded:
         if self.seen > self.limit:
             self.exceeded = True
             if message.get("more_body", False):
-                await _discard(self._receive, DISCARD_BYTES)
+                await discard(self._receive, DISCARD_BYTES)
             raise body_too_large(self.limit, self.setting)
         return message
 
@@ -102,7 +102,7 @@ class _Bounded:
         await self._send(message)
 
 
-async def _discard(receive: Receive, budget: int) -> None:
+async def discard(receive: Receive, budget: int) -> None:
     """Reads and drops up to `budget` bytes of a body (never keeps them)."""
     while budget > 0:
         message = await receive()
