@@ -29,7 +29,7 @@ from mlapi.errors import (
     ModelInUse,
     ModelNotFound,
 )
-from mlapi.registry import Deployment, Registry, Slot
+from mlapi.registry import Deployment, Registry, Slot, next_version
 
 logger = logging.getLogger("mlapi.fleet")
 MAX_BACKOFF_S = 60.0
@@ -87,7 +87,7 @@ class Fleet:
             except MLAPIError as exc:  # the configured version serves; the loop tries again
                 self._failed(name, desired.current, exc.message)
         await self.registry.start()
-        await self.converge()
+        await self._apply()  # canaries and skew, from the state read above
         self._task = asyncio.create_task(self._run(), name="mlapi-fleet")
 
     async def close(self) -> None:
@@ -124,6 +124,9 @@ class Fleet:
                 logger.warning("desired state unreadable (%s); serving on", exc)
             self.store_error = f"{type(exc).__name__}: {exc}"
             return
+        await self._apply()
+
+    async def _apply(self) -> None:
         async with self._lock:
             for name, desired in self.desired.items():
                 await self._converge_one(name, desired)
@@ -307,7 +310,7 @@ class Fleet:
         async with self._lock:
             current = self.registry.get(name)  # 404 when the name is not loaded
             before = await self._record(name)
-            version = version or _next_version(current.version)
+            version = version or next_version(current.version)
             if version == current.version:
                 raise InvalidRequest(f"the canary needs a version other than {version!r}")
             spec = VersionSpec(
@@ -388,7 +391,3 @@ class Fleet:
             ) from None
         self.desired[desired.name] = desired
         self._report()
-
-
-def _next_version(version: str) -> str:
-    return str(int(version) + 1) if version.isdigit() else f"{version}+1"

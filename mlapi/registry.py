@@ -194,6 +194,11 @@ def _ratio(hits: int, misses: int) -> float | None:
     return round(hits / (hits + misses), 4) if hits + misses else None
 
 
+def next_version(version: str) -> str:
+    """The version a new load of a model serving `version` gets by default."""
+    return str(int(version) + 1) if version.isdigit() else f"{version}+1"
+
+
 @dataclass
 class Slot:
     name: str
@@ -270,7 +275,7 @@ class Registry:
         spec = slot.spec
         if slot.current is not None:
             old = slot.current.version
-            version = version or (str(int(old) + 1) if old.isdigit() else f"{old}+1")
+            version = version or next_version(old)
         return dataclasses.replace(
             spec,
             path=path or spec.path,
