@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL_ID = "distilbert-base-uncased-finetuned-sst-2-english"
+MIN_SIGNING_KEY = 16  # characters of MLAPI_REDIS_SIGNING_KEY
 
 
 def cgroup_cpu_limit(root: Path = Path("/sys/fs/cgroup")) -> float | None:
@@ -318,6 +319,13 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown variants {sorted(unknown)}; known: {sorted(known)}")
         return ",".join(names)
+
+    @field_validator("redis_signing_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SIGNING_KEY:
+            raise ValueError(f"redis_signing_key must hold at least {MIN_SIGNING_KEY} characters")
+        return value
 
     @field_validator("redis_url")
     @classmethod

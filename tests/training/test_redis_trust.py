@@ -133,3 +133,8 @@ def test_without_a_signing_key_jobs_stay_on_the_replica(
     store = build_store(unsigned)
     assert isinstance(store, SQLiteJobStore)
     asyncio.run(store.close())
+
+
+def test_a_short_signing_key_is_refused_at_start() -> None:
+    with pytest.raises(ValueError, match="at least 16 characters"):
+        Settings(redis_signing_key=SecretStr("short"))
