@@ -9,14 +9,16 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from mlapi import __version__, embeddings_api, v2
+from mlapi import __version__, v2
 from mlapi.auth import AdminChecker, KeyChecker
 from mlapi.desired import build_desired_store
 from mlapi.docs_ui import install_docs_ui
-from mlapi.fastlane import FastLane, FastLaneApp
 from mlapi.fleet import Fleet
+from mlapi.http import declared
+from mlapi.http.endpoint import InferenceEndpoint
 from mlapi.http.errors import install_error_handlers
 from mlapi.http.limits import BodyLimit
+from mlapi.http.stack import ServiceApp
 from mlapi.http_metrics import HttpMetricsMiddleware, metrics_endpoint
 from mlapi.kinds import discover
 from mlapi.kinds.text_classifier import TextClassifierKind
@@ -82,7 +84,7 @@ def create_app(
             await registry.close(settings.drain_grace_s)
             logger.info("stopped")
 
-    app = FastLaneApp(
+    app = ServiceApp(
         # FastAPI's OpenTelemetry hooks ask the global providers on every request (a visible
         # share of a py-spy profile under load); mlapi's telemetry is Prometheus and Sentry.
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -99,24 +101,24 @@ def create_app(
     if settings.docs:
         install_docs_ui(app)
     app.state.service = service
+    app.include_router(declared.router)
     app.include_router(router)
     app.include_router(v2.router)
-    app.include_router(embeddings_api.router)
     app.include_router(train_api.router)
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     install_error_handlers(app)
-    # Both stacks: access log (request ID, in-flight count) outermost, then HTTP metrics, then
-    # the body limit (before any key check or parsing).
+    # One stack: access log (request ID, in-flight count) outermost, then HTTP metrics, then
+    # the body limit (before any key check or parsing), then the inference endpoint or FastAPI.
     limits = {
         "max_body_bytes": settings.max_body_bytes,
         "max_upload_bytes": settings.train_max_upload_bytes,
     }
-    app.add_middleware(BodyLimit, **limits)
-    app.add_middleware(HttpMetricsMiddleware)
-    app.add_middleware(AccessLogMiddleware, lifecycle=lifecycle, enabled=settings.access_log)
-    app.fast_stack = AccessLogMiddleware(
-        HttpMetricsMiddleware(BodyLimit(FastLane(service), **limits)),
-        lifecycle=lifecycle,
-        enabled=settings.access_log,
+    app.install(
+        InferenceEndpoint(service),
+        lambda inner: AccessLogMiddleware(
+            HttpMetricsMiddleware(BodyLimit(inner, **limits)),
+            lifecycle=lifecycle,
+            enabled=settings.access_log,
+        ),
     )
     return app

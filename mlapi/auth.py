@@ -5,14 +5,14 @@ from __future__ import annotations
 import hmac
 
 from pydantic import SecretStr
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
 
 from mlapi.errors import Forbidden, Unauthorized
 
 HOW = "Authorization: Bearer <key> or X-API-Key"
 
 
-def _given(request: Request) -> bytes:
+def _given(request: HTTPConnection) -> bytes:
     header = request.headers.get("authorization", "")
     token = header[7:] if header[:7].lower() == "bearer " else request.headers.get("x-api-key", "")
     return token.strip().encode()
@@ -34,7 +34,7 @@ class KeyChecker:
     def __init__(self, keys: SecretStr | None) -> None:
         self.keys = _split(keys)
 
-    def check(self, request: Request) -> None:
+    def check(self, request: HTTPConnection) -> None:
         if self.keys and not _matches(_given(request), self.keys):
             raise Unauthorized(
                 f"a valid API key is required ({HOW})", headers={"WWW-Authenticate": "Bearer"}
@@ -47,7 +47,7 @@ class AdminChecker:
     def __init__(self, keys: SecretStr | None) -> None:
         self.keys = _split(keys)
 
-    def check(self, request: Request) -> None:
+    def check(self, request: HTTPConnection) -> None:
         if not self.keys:
             raise Forbidden("the admin API is disabled: set MLAPI_ADMIN_KEYS to enable it")
         if not _matches(_given(request), self.keys):

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic.fields import FieldInfo
 
-from mlapi.kinds.base import MODEL_SETTINGS
+from mlapi.model_settings import MODEL_SETTINGS
 from mlapi.models_config import ModelEntry, ModelsConfig
 from mlapi.settings import Settings
 
@@ -33,6 +33,8 @@ ERROR_WHEN = {
     "invalid_training_job": "a training job that cannot run as given; the message names the field",
     "invalid_json": "a body that is not UTF-8 JSON (Latin-1, UTF-16, lone surrogates)",
     "invalid_request": "not an object, a field missing or of the wrong type",
+    "not_supported_by_model": "a route of a capability the model lacks (`/v1/embeddings` "
+    "of a classifier)",
     "too_many_texts": "more than MLAPI_MAX_TEXTS texts in one request",
     "text_too_long": "a text over MLAPI_MAX_TEXT_CHARS characters",
     "body_too_large": "a body over MLAPI_MAX_BODY_BYTES (or a dataset over the upload limit)",

@@ -41,6 +41,13 @@ class TextTooLong(MLAPIError):
     type = "text_too_long"
 
 
+class NotSupportedByModel(MLAPIError):
+    """A protocol asked of a model that lacks its capability (`/v1/embeddings` of a classifier)."""
+
+    status_code = 422
+    type = "not_supported_by_model"
+
+
 class Unauthorized(MLAPIError):
     status_code = 401
     type = "unauthorized"

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mlapi import metrics
+from mlapi.deployment import Deployment
 from mlapi.desired import Canary, Desired, DesiredStore, VersionSpec
 from mlapi.errors import (
     DesiredStateUnavailable,
@@ -29,7 +30,7 @@ from mlapi.errors import (
     ModelInUse,
     ModelNotFound,
 )
-from mlapi.registry import Deployment, Registry, Slot, next_version
+from mlapi.registry import Registry, Slot, next_version
 
 logger = logging.getLogger("mlapi.fleet")
 MAX_BACKOFF_S = 60.0

@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mlapi.kinds import ModelSpec
-from mlapi.kinds.base import MODEL_SETTINGS
+from mlapi.model_settings import check
 from mlapi.settings import Settings
 
 NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -46,10 +46,7 @@ class ModelEntry(BaseModel):
     @field_validator("settings")
     @classmethod
     def _known(cls, value: dict[str, Any]) -> dict[str, Any]:
-        unknown = set(value) - MODEL_SETTINGS
-        if unknown:
-            raise ValueError(f"not per-model settings: {sorted(unknown)}")
-        return value
+        return check(value)
 
 
 class ModelsConfig(BaseModel):

@@ -1,4 +1,5 @@
-"""Checks a /predict body without pydantic on the hot path (no HTTP: kinds import this)."""
+"""Texts from a body, and the per-request text limits, without pydantic on the hot path (no
+HTTP: kinds import this)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from mlapi.errors import InvalidJSON, InvalidRequest, TextTooLong, TooManyTexts
 from mlapi.settings import Settings
 
 
-def parse_texts(body: bytes, settings: Settings) -> list[str]:
+def text_field(body: bytes) -> list[Any]:
+    """The `"text"` list of a `/predict` body (checked item by item by `check_texts`)."""
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -22,7 +24,7 @@ def parse_texts(body: bytes, settings: Settings) -> list[str]:
     texts = payload["text"]
     if not isinstance(texts, list):
         raise InvalidRequest('field "text" must be a list of strings')
-    return check_texts(texts, settings)
+    return texts
 
 
 def check_texts(texts: list[Any], settings: Settings, *, setting: str = "max_texts") -> list[str]:

@@ -1,197 +1,30 @@
 """Named models, each serving one version; a new version is built beside the old one.
 
-A swap loads and warms the new version in a worker thread while the old one keeps serving,
+A swap loads and warms the new version (`mlapi.deployment`) while the old one keeps serving,
 replaces the slot's reference in one assignment, then lets the old version finish what it
-accepted and frees it. One load per name at a time: at most two versions of a model exist.
+accepted and frees it, after the slot's lock is released. One load per name at a time.
+Listeners (`mlapi.model_events`: metrics, logs) hear of every load, failure and unload.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from mlapi import metrics
 from mlapi.admission import check_name, check_path, check_version, model_roots
-from mlapi.cache import RedisCache, build_cache
+from mlapi.deployment import Deployment, build
 from mlapi.errors import ModelInUse, ModelLoadFailed, ModelNotFound, NotReady
-from mlapi.kinds import ModelKind, ModelSpec, Servable
-from mlapi.kinds.base import MODEL_SETTINGS
-from mlapi.predictor import Predictor
+from mlapi.kinds import ModelKind, ModelSpec
+from mlapi.model_events import LISTENERS, Listener
+from mlapi.model_settings import InvalidModelSettings
 from mlapi.settings import Settings
-from mlapi.stats import ModelStats
-from mlapi.workers.local import InProcess
-from mlapi.workers.pool import WorkerPool
-from mlapi.workers.runner import Runner
 
 logger = logging.getLogger("mlapi.registry")
-
-
-async def build(spec: ModelSpec, kind: ModelKind, settings: Settings) -> Deployment:
-    """Load and warm one version: in worker processes (`workers` > 0) or in this process."""
-    if settings.workers == 0:
-        servable = await asyncio.to_thread(kind.load, spec, settings)
-        return Deployment(spec, kind, servable, settings, InProcess(servable))
-    pool = WorkerPool(spec, kind, settings)
-    servable = await pool.start()
-    return Deployment(spec, kind, servable, settings, pool)
-
-
-class Deployment:
-    """One loaded version: its servable, runner, cache namespace, batcher and figures.
-
-    With worker processes, `servable` is the copy without runtime that parsing and formatting
-    use; the model itself runs in the runner's workers."""
-
-    def __init__(
-        self,
-        spec: ModelSpec,
-        kind: ModelKind,
-        servable: Servable,
-        settings: Settings,
-        runner: Runner,
-    ):
-        self.spec = spec
-        self.kind = kind
-        self.servable = servable
-        self.settings = settings
-        self.runner = runner
-        self.stats = ModelStats()
-        caching = settings.cache_results
-        if caching is None:
-            caching = kind.caches_by_default
-        tiers = (
-            settings
-            if caching
-            else settings.model_copy(update={"cache_size": 0, "redis_url": None})
-        )
-        self.cache = build_cache(tiers, servable.fingerprint, spec.name, servable.valid)
-        self.predictor = Predictor(
-            runner,
-            self.cache,
-            settings,
-            model=spec.name,
-            max_queue=max(settings.max_queue, kind.max_items(settings)),  # a request fits
-            on_batch=self.stats.batch,
-        )
-        self.loaded_at = time.time()
-        self.inflight = 0
-        # A canary version answering a stable share of distinct texts (set by `mlapi.fleet`).
-        self.canary: Deployment | None = None
-        self.canary_percent = 0.0
-
-    @property
-    def version(self) -> str:
-        return self.spec.version
-
-    def use(self) -> Deployment:
-        """`with deployment.use():` is held by every request: a version is drained only once
-        nobody holds it. A plain context manager: no generator or coroutine per request."""
-        return self
-
-    def __enter__(self) -> Deployment:
-        self.inflight += 1
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.inflight -= 1
-
-    def routes_to_canary(self, key: str) -> bool:
-        """A stable hash of the text: the same text always goes to the same version."""
-        digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-        return int.from_bytes(digest, "big") % 10_000 < self.canary_percent * 100
-
-    def versions_for(self, keys: list[str]) -> str:
-        """The version(s) that answer `keys`: `X-MLAPI-Model-Version`."""
-        canary = self.canary
-        if canary is None:
-            return self.version
-        found = {canary.version if self.routes_to_canary(k) else self.version for k in keys}
-        return ",".join(sorted(found)) or self.version
-
-    async def predict(self, keys: list[str]) -> tuple[list[bytes], str]:
-        canary = self.canary
-        if canary is None:
-            return await self._predict(keys)
-        to_canary = [self.routes_to_canary(k) for k in keys]
-        ours = [k for k, c in zip(keys, to_canary, strict=True) if not c]
-        theirs = [k for k, c in zip(keys, to_canary, strict=True) if c]
-        with canary.use():
-            (mine, outcome_a), (other, outcome_b) = await asyncio.gather(
-                self._predict(ours), canary._predict(theirs)
-            )
-        mine_it, other_it = iter(mine), iter(other)
-        rows = [next(other_it) if c else next(mine_it) for c in to_canary]
-        outcomes = {o for o, part in ((outcome_a, ours), (outcome_b, theirs)) if part}
-        outcome = outcomes.pop() if len(outcomes) == 1 else "Partial"
-        return rows, outcome
-
-    async def _predict(self, keys: list[str]) -> tuple[list[bytes], str]:
-        if not keys:
-            return [], "Hit"
-        started = time.perf_counter()
-        ok = False
-        try:
-            rows, outcome = await self.predictor.predict(keys)
-            ok = True
-            return rows, outcome
-        finally:
-            self.stats.request(len(keys), time.perf_counter() - started, ok)
-
-    async def close(self, grace_s: float) -> None:
-        deadline = time.monotonic() + grace_s
-        while self.inflight and time.monotonic() < deadline:
-            await asyncio.sleep(0.005)
-        await self.predictor.batcher.close(max(0.0, deadline - time.monotonic()))
-        await self.cache.close()
-        await self.runner.close()
-
-    def card(self) -> dict[str, Any]:
-        return {
-            **self.servable.card(),
-            "model": self.spec.name,
-            "kind": self.kind.name,
-            "version": self.version,
-            "path": str(self.spec.path),
-            "loaded_at": self.loaded_at,
-        }
-
-    def stats_dict(self) -> dict[str, Any]:
-        redis = next((t for t in self.cache.tiers if isinstance(t, RedisCache)), None)
-        cache = {
-            tier: {
-                "hits": self.cache.hits[tier],
-                "misses": self.cache.misses[tier],
-                "hit_ratio": _ratio(self.cache.hits[tier], self.cache.misses[tier]),
-            }
-            for tier in self.cache.hits
-        }
-        return {
-            "version": self.version,
-            "fingerprint": self.servable.fingerprint,
-            "kind": self.kind.name,
-            "loaded_at": self.loaded_at,
-            "queue_depth": self.predictor.batcher.pending,
-            "inflight": self.inflight,
-            **self.stats.as_dict(),
-            "cache": cache,
-            "redis": None if redis is None else ("up" if redis.available else "paused"),
-            "workers": self.runner.describe(),
-            "canary": None
-            if self.canary is None
-            else {"percent": self.canary_percent, **self.canary.stats_dict()},
-        }
-
-
-def _ratio(hits: int, misses: int) -> float | None:
-    return round(hits / (hits + misses), 4) if hits + misses else None
 
 
 def next_version(version: str) -> str:
@@ -215,8 +48,10 @@ class Registry:
         specs: list[ModelSpec],
         kinds: dict[str, ModelKind],
         default: str,
+        listeners: tuple[Listener, ...] = LISTENERS,
     ) -> None:
         self.settings = settings
+        self.listeners = listeners
         self.kinds = kinds
         self.default_name = default
         self.slots = {spec.name: Slot(spec.name, spec) for spec in specs}
@@ -244,13 +79,6 @@ class Registry:
                 f"model {name!r} serves version {deployment.version}, not {version!r}"
             )
         return deployment
-
-    def first_of(self, kind: str) -> Deployment:
-        """The first model of a kind (what `/embed` serves)."""
-        for slot in self.slots.values():
-            if slot.spec.kind == kind:
-                return self.get(slot.name)
-        raise ModelNotFound(f"no {kind} model is configured (MLAPI_MODELS)")
 
     @property
     def default(self) -> Deployment:
@@ -292,34 +120,31 @@ class Registry:
         kind: str | None,
         overrides: dict[str, Any] | None,
         exact: bool,
-    ) -> ModelSpec:
-        """The spec of a load, checked (`mlapi.admission`): name, version, settings, and a
-        folder under the model roots."""
+    ) -> tuple[ModelSpec, Settings]:
+        """The spec of a load and its settings, checked once (`mlapi.admission`): name,
+        version, settings, and a folder under the model roots."""
         check_name(name)
         check_version(version)
         if path is not None:
             path = check_path(path, self.roots)
-        unknown = set(overrides or {}) - MODEL_SETTINGS
-        if unknown:
-            raise ModelLoadFailed(f"not per-model settings: {sorted(unknown)}")
         spec = self._spec_for(name, path, version, kind, overrides)
         if exact:  # the settings given, not merged into the serving version's
             spec = dataclasses.replace(spec, overrides=dict(overrides or {}))
         if spec.kind not in self.kinds:
             raise ModelLoadFailed(f"unknown kind {spec.kind!r}; known: {sorted(self.kinds)}")
         try:
-            spec.settings(self.settings)
-        except ValidationError as exc:
+            settings = spec.settings(self.settings)
+        except InvalidModelSettings as exc:
             raise ModelLoadFailed(f"invalid settings for {name!r}: {exc}") from None
-        return spec
+        return spec, settings
 
-    async def _build(self, slot: Slot, spec: ModelSpec) -> Deployment:
+    async def _build(self, slot: Slot, spec: ModelSpec, settings: Settings) -> Deployment:
         try:
-            new = await build(spec, self.kinds[spec.kind], spec.settings(self.settings))
+            new = await build(spec, self.kinds[spec.kind], settings)
         except Exception as exc:  # a broken folder: the old version keeps serving
-            metrics.MODEL_SWAPS.labels(model=spec.name, outcome="failed").inc()
             slot.error = f"{type(exc).__name__}: {exc}"
-            logger.warning("load of %s from %s failed: %s", spec.name, spec.path, slot.error)
+            for listener in self.listeners:
+                listener.failed(spec, slot.error)
             serving = f"; version {slot.current.version} keeps serving" if slot.current else ""
             raise ModelLoadFailed(
                 f"could not load {spec.name!r} from {spec.path}: {slot.error}{serving}"
@@ -341,12 +166,13 @@ class Registry:
 
         `exact`: the version's settings are `overrides` alone (a desired state), not merged
         into the serving version's."""
-        spec = self._prepare(name, path, version, kind, overrides, exact)
+        spec, settings = self._prepare(name, path, version, kind, overrides, exact)
         slot = self.slots.setdefault(name, Slot(name, spec))
         async with slot.lock:
             started = time.perf_counter()
-            new = await self._build(slot, spec)
-            await self._swap(slot, new, started)
+            new = await self._build(slot, spec, settings)
+            old = self._swap(slot, new, started)
+        await self._retire(old)
         return new
 
     async def build_beside(
@@ -361,47 +187,31 @@ class Registry:
         slot = self.slots.get(name)
         if slot is None or slot.current is None:
             raise ModelNotFound(f"no model named {name!r} is serving here")
-        spec = self._prepare(name, path, version, slot.spec.kind, overrides, exact=True)
+        spec, settings = self._prepare(name, path, version, slot.spec.kind, overrides, True)
         async with slot.lock:
-            return await self._build(slot, spec)
+            return await self._build(slot, spec, settings)
 
     async def replace(self, name: str, new: Deployment) -> None:
         """Serve `new` (built by `build_beside`) in place of the current version."""
         slot = self.slots[name]
         async with slot.lock:
-            await self._swap(slot, new, time.perf_counter())
+            old = self._swap(slot, new, time.perf_counter())
+        await self._retire(old)
 
-    async def _swap(self, slot: Slot, new: Deployment, started: float) -> None:
-        spec, servable = new.spec, new.servable
-        old, slot.current, slot.spec, slot.error = slot.current, new, spec, None
-        metrics.MODEL_SWAPS.labels(model=spec.name, outcome="loaded").inc()
-        card = new.card()
-        selection = card.get("selection") or {}
-        metrics.MODEL_INFO.labels(model=spec.name).info(
-            {
-                "name": str(card.get("name", spec.name)),
-                "kind": new.kind.name,
-                "version": spec.version,
-                "backend": str(card.get("backend", "")),
-                "variant": str(card.get("backend", "")),
-                "fingerprint": servable.fingerprint,
-                "cpu": ",".join(selection.get("cpu", ())),
-            }
-        )
-        logger.info(
-            "model loaded",
-            extra={
-                "model": spec.name,
-                "version": spec.version,
-                "fingerprint": servable.fingerprint,
-                "seconds": round(time.perf_counter() - started, 3),
-                "replaced": old.version if old else None,
-                "card": card,
-            },
-        )
+    def _swap(self, slot: Slot, new: Deployment, started: float) -> Deployment | None:
+        """Serve `new` in one assignment; the version it replaced, still to be drained."""
+        old, slot.current, slot.spec, slot.error = slot.current, new, new.spec, None
         if old is not None:
             new.canary, new.canary_percent = old.canary, old.canary_percent
             old.canary = None
+        for listener in self.listeners:
+            listener.loaded(new, old, time.perf_counter() - started)
+        return old
+
+    async def _retire(self, old: Deployment | None) -> None:
+        """Let `old` finish what it accepted, then free it (outside the slot's lock: a load
+        that follows does not wait for the drain)."""
+        if old is not None:
             await old.close(self.settings.drain_grace_s)
 
     async def unload(self, name: str) -> None:
@@ -416,7 +226,8 @@ class Registry:
             self.configured.discard(name)
             if old is not None:
                 await old.close(self.settings.drain_grace_s)
-            metrics.forget_model(name)  # after the drain: nothing re-creates a series
+            for listener in self.listeners:
+                listener.unloaded(name)  # after the drain: nothing re-creates a series
 
     def index(self) -> list[dict[str, Any]]:
         out = []

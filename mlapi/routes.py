@@ -1,4 +1,5 @@
-"""mlapi's own routes. They parse and format; the registry owns models, caches and batchers."""
+"""mlapi's own routes besides inference (`mlapi.http.endpoint`): health, models, the admin API
+and figures. The registry owns models, caches and batchers."""
 
 from __future__ import annotations
 
@@ -17,10 +18,9 @@ from mlapi.admission import LoadParameters
 from mlapi.auth import AdminChecker, KeyChecker
 from mlapi.errors import NotReady
 from mlapi.fleet import Fleet
-from mlapi.http.body import read_body
 from mlapi.lifecycle import Lifecycle
-from mlapi.registry import Deployment, Registry
-from mlapi.schemas import ErrorBody, Health, ModelCard, PredictRequest, PredictResponse
+from mlapi.registry import Registry
+from mlapi.schemas import ErrorBody, Health, ModelCard
 from mlapi.settings import Settings
 
 JSON = "application/json"
@@ -84,48 +84,6 @@ router = APIRouter()
 _errors: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (401, 404, 413, 422, 500, 503)
 }
-_predict_body = {
-    "requestBody": {
-        "required": True,
-        "content": {JSON: {"schema": PredictRequest.model_json_schema()}},
-    }
-}
-
-
-async def serve(request: Request, deployment: Deployment, settings: Settings) -> Response:
-    """Any kind, any protocol of ours: parse with the kind, answer through the cache+batcher."""
-    with deployment.use():
-        body = await read_body(request, settings.max_body_bytes)
-        parsed = deployment.kind.parse_predict(body, deployment.servable, deployment.settings)
-        rows, outcome = await deployment.predict(parsed.keys)
-    version = (
-        deployment.version if deployment.canary is None else deployment.versions_for(parsed.keys)
-    )
-    return Response(
-        deployment.kind.predict_body(rows, parsed),
-        media_type=JSON,
-        headers={"X-MLAPI-Cache": outcome, "X-MLAPI-Model-Version": version},
-    )
-
-
-@router.post(
-    "/predict",
-    response_model=PredictResponse,
-    responses=_errors,
-    openapi_extra=_predict_body,
-    summary="Classify texts with the default model",
-)
-async def predict(request: Request, service: ServiceDep, registry: RegistryDep) -> Response:
-    """One list of `{label, score}` per text, labels in the model's id order."""
-    return await serve(request, registry.default, service.settings)
-
-
-@router.post("/models/{name}/predict", responses=_errors, summary="Predict with a named model")
-async def predict_named(
-    name: str, request: Request, service: ServiceDep, registry: RegistryDep
-) -> Response:
-    """The body and answer of the model's kind (text classifiers: as `/predict`)."""
-    return await serve(request, registry.get(name), service.settings)
 
 
 @router.get("/health", response_model=Health, summary="Liveness")

@@ -1,31 +1,32 @@
-"""Reads a request body within MLAPI_MAX_BODY_BYTES."""
+"""Request bodies within a size limit: straight from ASGI `receive` (the inference endpoint),
+or through Starlette's public `Request.body()` (the few FastAPI routes that take a raw body).
+
+`BodyLimit` (mlapi.http.limits) bounds every body before either runs; these checks hold the
+route's own limit.
+"""
 
 from __future__ import annotations
 
 from starlette.requests import ClientDisconnect, Request
+from starlette.types import Receive, Scope
 
 from mlapi.errors import BodyTooLarge
 from mlapi.http.limits import DISCARD_BYTES, discard
 
 
-async def read_body(request: Request, max_bytes: int) -> bytes:
-    too_large = BodyTooLarge(
+def too_large(max_bytes: int) -> BodyTooLarge:
+    return BodyTooLarge(
         f"request body is larger than {max_bytes} bytes (MLAPI_MAX_BODY_BYTES)",
         limit="max_body_bytes",
         headers={"Connection": "close"},
     )
-    # Read ahead already (Sentry's FastAPI integration reads bodies for its events): Starlette
-    # keeps it on the request, and `receive` has nothing more to give.
-    cached: bytes | None = getattr(request, "_body", None)
-    if cached is not None:
-        if len(cached) > max_bytes:
-            raise too_large
-        return cached
-    receive = request.receive
-    declared = next((v for k, v in request.scope["headers"] if k == b"content-length"), None)
+
+
+async def read_body(scope: Scope, receive: Receive, max_bytes: int) -> bytes:
+    declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         await discard(receive, DISCARD_BYTES)
-        raise too_large
+        raise too_large(max_bytes)
     chunks: list[bytes] = []
     size, more = 0, True
     while more and size <= max_bytes:  # most bodies come in one message: one turn
@@ -38,5 +39,14 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     if size > max_bytes:
         if more:  # the rest is still coming: read it (up to a bound) so the 413 is seen
             await discard(receive, DISCARD_BYTES - size)
-        raise too_large
+        raise too_large(max_bytes)
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def request_body(request: Request, max_bytes: int) -> bytes:
+    """A FastAPI route's body (read once, even when a wrapper such as Sentry's read it
+    ahead), refused past `max_bytes`."""
+    body = await request.body()
+    if len(body) > max_bytes:
+        raise too_large(max_bytes)
+    return body

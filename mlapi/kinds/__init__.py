@@ -5,9 +5,9 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from mlapi.kinds.base import ModelKind, ModelSpec, Parsed, Servable, V2Tensor
+from mlapi.kinds.base import Capability, Decoded, ModelKind, ModelSpec, Servable
 
-__all__ = ["ModelKind", "ModelSpec", "Parsed", "Servable", "V2Tensor", "discover"]
+__all__ = ["Capability", "Decoded", "ModelKind", "ModelSpec", "Servable", "discover"]
 
 
 def discover(extra: tuple[str, ...] = ()) -> dict[str, ModelKind]:

@@ -1,40 +1,33 @@
-"""What a kind of model is: how it loads, runs a batch, and reads and writes its protocols.
+"""What a kind of model is: how it loads, what it can do, and how its answers are stored.
 
 A kind is one module in `mlapi.kinds` that defines `KIND`, an instance of `ModelKind`. The
-registry, batcher, cache and protocol adapters are shared by every kind: a kind only says how
-its inputs become cache keys, how a batch of keys becomes one encoded result per key, and how
-those results look in `/models/{name}/predict` and the Open Inference Protocol v2.
+registry, batcher, cache and protocols (`mlapi.protocols`) are shared by every kind. A kind says
+what it can do (its `Capability`); its servable says how neutral inputs (texts, or rows of
+numbers) become cache keys, how a batch of keys becomes one stored value per key, and how stored
+values decode into one row of numbers per input. No kind knows a protocol.
 """
 
 from __future__ import annotations
 
 import abc
+import enum
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
+import numpy.typing as npt
+
+from mlapi.model_settings import apply
 from mlapi.settings import Settings
 
-# Settings a model entry may override for itself (the rest are the process's own).
-MODEL_SETTINGS = frozenset(
-    {
-        "variant",
-        "threads",
-        "max_length",
-        "max_batch_size",
-        "max_wait_ms",
-        "max_queue",
-        "warmup_batches",
-        "cache_size",
-        "onnx_spin",
-        "max_texts",
-        "max_embedding_texts",
-        "max_text_chars",
-        "tabular_runtime",
-        "cache_results",
-        "workers",
-    }
-)
+
+class Capability(enum.StrEnum):
+    """What a model does; a protocol serves the models whose capability it speaks."""
+
+    CLASSIFY = "classify"  # texts -> one probability per label
+    EMBED = "embed"  # texts -> one vector
+    TABULAR = "tabular"  # rows of numbers -> one probability per label
 
 
 @dataclass(frozen=True)
@@ -48,41 +41,25 @@ class ModelSpec:
     overrides: dict[str, Any] = field(default_factory=dict)
 
     def settings(self, base: Settings) -> Settings:
-        return Settings.model_validate({**base.model_dump(), **self.overrides})
+        """The service's settings with this model's own (`mlapi.model_settings`)."""
+        return apply(base, self.overrides)
 
 
 @dataclass(frozen=True)
-class V2Tensor:
-    """An Open Inference Protocol v2 tensor (JSON form): data is flat, row-major."""
+class Decoded:
+    """Stored values, decoded: one row of `values` per input (probabilities in label order,
+    or a vector), and for text models the tokens each input had."""
 
-    name: str
-    datatype: str
-    shape: list[int]
-    data: list[Any]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "datatype": self.datatype,
-            "shape": self.shape,
-            "data": self.data,
-        }
-
-
-@dataclass(frozen=True)
-class Parsed:
-    """A request, read: one cache key per item, and options that only shape the answer."""
-
-    keys: list[str]
-    options: dict[str, Any] = field(default_factory=dict)
+    values: npt.NDArray[np.floating[Any]]
+    tokens: list[int] | None = None
 
 
 class Servable(abc.ABC):
     """One loaded version of a model. `run` is synchronous: the batcher calls it in a thread.
 
     When the model runs in worker processes, the HTTP process holds a pickled copy of the
-    servable without its runtime (the attributes named in `runtime_attrs`): what parsing,
-    formatting and `card` need, and nothing that computes.
+    servable without its runtime (the attributes named in `runtime_attrs`): what `keys`,
+    `decode` and `card` need, and nothing that computes.
     """
 
     fingerprint: str
@@ -91,13 +68,26 @@ class Servable(abc.ABC):
     # (a variant trial that loaded every candidate, its result stored): a worker process is
     # then started once more before it serves.
     reload_saves_memory: bool = False
+    labels: tuple[str, ...] = ()  # what each value of a row means, when it is a label
+    width: int = 0  # values per row
+    input_width: int | None = None  # numbers per input row (tabular); None: texts
+    max_length: int = 0  # tokens a text model reads of a text; 0: not a text model
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k not in self.runtime_attrs}
 
     @abc.abstractmethod
+    def keys(self, items: list[Any], settings: Settings) -> list[str]:
+        """One cache key per input (a text, or a row of numbers), within the per-request
+        limits of `settings`; typed 4xx errors for anything else."""
+
+    @abc.abstractmethod
     def run(self, keys: list[str]) -> list[bytes]:
-        """One encoded result per key (what the cache stores)."""
+        """One stored value per key (what the cache holds)."""
+
+    @abc.abstractmethod
+    def decode(self, values: list[bytes]) -> Decoded:
+        """Stored values as numbers, one row per value."""
 
     @abc.abstractmethod
     def card(self) -> dict[str, Any]:
@@ -115,6 +105,7 @@ class Servable(abc.ABC):
 
 class ModelKind(abc.ABC):
     name: ClassVar[str]
+    capability: ClassVar[Capability]
     caches_by_default: ClassVar[bool] = True  # per model: settings.cache_results
     # The setting that bounds how many items one request may hold; the model's queue holds
     # at least that many (a full request always fits).
@@ -127,23 +118,3 @@ class ModelKind(abc.ABC):
     @abc.abstractmethod
     def load(self, spec: ModelSpec, settings: Settings) -> Servable:
         """Build and warm one version. Heavy: the registry calls it in a worker thread."""
-
-    @abc.abstractmethod
-    def parse_predict(self, body: bytes, servable: Servable, settings: Settings) -> Parsed:
-        """Cache keys (and options) from a `/models/{name}/predict` body; typed 4xx errors."""
-
-    @abc.abstractmethod
-    def predict_body(self, rows: list[bytes], parsed: Parsed) -> bytes:
-        """The `/models/{name}/predict` response body for the rows of one request."""
-
-    @abc.abstractmethod
-    def v2_keys(self, inputs: list[V2Tensor], servable: Servable, settings: Settings) -> list[str]:
-        """Cache keys from v2 input tensors."""
-
-    @abc.abstractmethod
-    def v2_outputs(self, rows: list[bytes], servable: Servable) -> list[V2Tensor]:
-        """v2 output tensors for the rows of one request."""
-
-    @abc.abstractmethod
-    def v2_signature(self, servable: Servable) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """v2 metadata: (inputs, outputs), each `{"name", "datatype", "shape"}`."""

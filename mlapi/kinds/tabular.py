@@ -18,13 +18,12 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from mlapi.errors import InvalidJSON, InvalidRequest, TooManyTexts
-from mlapi.kinds.base import ModelKind, ModelSpec, Parsed, Servable, V2Tensor
-from mlapi.kinds.text_classifier import encode_rows, valid_row
+from mlapi.errors import InvalidRequest, TooManyTexts
+from mlapi.kinds.base import Capability, Decoded, ModelKind, ModelSpec, Servable
+from mlapi.kinds.text_classifier import decode_rows, encode_rows, valid_row
 from mlapi.settings import Settings
 
 META = "tabular.json"
-NUMERIC = {"FP32", "FP64", "INT64", "INT32"}
 
 
 class UntrustedModel(ValueError):
@@ -39,6 +38,8 @@ class TabularServable(Servable):
         self.n_features = int(meta["n_features"])
         self.labels = tuple(str(c) for c in meta["classes"])
         self.feature_names = list(meta.get("feature_names") or [])
+        self.width = len(self.labels)
+        self.input_width = self.n_features
         self.runtime = runtime
         path = folder / ("model.onnx" if runtime == "onnx" else "model.skops")
         if not path.is_file():
@@ -71,6 +72,23 @@ class TabularServable(Servable):
             probs = next(o for o in outputs if getattr(o, "ndim", 0) == 2)
             return np.asarray(probs, dtype=np.float64)
         return np.asarray(self._estimator.predict_proba(x), dtype=np.float64)
+
+    def keys(self, items: list[Any], settings: Settings) -> list[str]:
+        """One key per row; `[...]` alone is one row, as the plane-delay seed sends it."""
+        rows = items
+        if rows and not isinstance(rows[0], list):
+            rows = [rows]
+        if not rows:
+            raise InvalidRequest("send a row of numbers or a non-empty list of rows")
+        if len(rows) > settings.max_texts:
+            raise TooManyTexts(
+                f"{len(rows)} rows sent, at most {settings.max_texts} per request",
+                limit="max_texts",
+            )
+        return [_key(row, i, self.n_features) for i, row in enumerate(rows)]
+
+    def decode(self, values: list[bytes]) -> Decoded:
+        return decode_rows(values)
 
     def run(self, keys: list[str]) -> list[bytes]:
         x = np.array([orjson.loads(key) for key in keys], dtype=np.float64)
@@ -117,6 +135,7 @@ def _key(row: Any, index: int, width: int) -> str:
 
 class TabularKind(ModelKind):
     name = "tabular"
+    capability = Capability.TABULAR
     caches_by_default = False  # rows rarely repeat; per model: settings.cache_results
 
     def load(self, spec: ModelSpec, settings: Settings) -> TabularServable:
@@ -125,69 +144,6 @@ class TabularKind(ModelKind):
         servable = TabularServable(spec.path, settings.tabular_runtime, settings.threads)
         servable.run([_key([0.0] * servable.n_features, 0, servable.n_features)])  # warm up
         return servable
-
-    def keys(self, rows: Any, servable_width: int, settings: Settings) -> list[str]:
-        if isinstance(rows, list) and rows and not isinstance(rows[0], list):
-            rows = [rows]  # one row, as the seed sends it
-        if not isinstance(rows, list) or not rows:
-            raise InvalidRequest('"x" must be a row of numbers or a non-empty list of rows')
-        if len(rows) > settings.max_texts:
-            raise TooManyTexts(
-                f"{len(rows)} rows sent, at most {settings.max_texts} per request",
-                limit="max_texts",
-            )
-        return [_key(row, i, servable_width) for i, row in enumerate(rows)]
-
-    def parse_predict(self, body: bytes, servable: Servable, settings: Settings) -> Parsed:
-        assert isinstance(servable, TabularServable)
-        try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise InvalidJSON(f"body is not valid UTF-8 JSON: {exc}") from None
-        if not isinstance(payload, dict) or "x" not in payload:
-            raise InvalidRequest('body must be a JSON object like {"x": [[...], ...]}')
-        return Parsed(self.keys(payload["x"], servable.n_features, settings))
-
-    def predict_body(self, rows: list[bytes], parsed: Parsed) -> bytes:
-        return b'{"predictions":[' + b",".join(rows) + b"]}"
-
-    def v2_keys(self, inputs: list[V2Tensor], servable: Servable, settings: Settings) -> list[str]:
-        assert isinstance(servable, TabularServable)
-        numeric = [t for t in inputs if t.datatype in NUMERIC]
-        if len(numeric) != 1:
-            raise InvalidRequest(f"send exactly one input tensor of {sorted(NUMERIC)}")
-        tensor = numeric[0]
-        width = servable.n_features
-        if tensor.shape[-1:] != [width] or len(tensor.data) != int(np.prod(tensor.shape)):
-            raise InvalidRequest(
-                f"input {tensor.name!r}: shape must be [N, {width}] with N*{width} values"
-            )
-        rows = [tensor.data[i : i + width] for i in range(0, len(tensor.data), width)]
-        return self.keys(rows, width, settings)
-
-    def v2_outputs(self, rows: list[bytes], servable: Servable) -> list[V2Tensor]:
-        assert isinstance(servable, TabularServable)
-        scores = [[entry["score"] for entry in orjson.loads(row)] for row in rows]
-        return [
-            V2Tensor(
-                "probabilities",
-                "FP32",
-                [len(rows), len(servable.labels)],
-                [x for r in scores for x in r],
-            ),
-            V2Tensor(
-                "label", "BYTES", [len(rows)], [servable.labels[int(np.argmax(r))] for r in scores]
-            ),
-        ]
-
-    def v2_signature(self, servable: Servable) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        assert isinstance(servable, TabularServable)
-        inputs = [{"name": "x", "datatype": "FP64", "shape": [-1, servable.n_features]}]
-        outputs = [
-            {"name": "probabilities", "datatype": "FP32", "shape": [-1, len(servable.labels)]},
-            {"name": "label", "datatype": "BYTES", "shape": [-1]},
-        ]
-        return inputs, outputs
 
 
 KIND = TabularKind()

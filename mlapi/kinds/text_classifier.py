@@ -11,9 +11,8 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from mlapi.errors import InvalidRequest
-from mlapi.kinds.base import ModelKind, ModelSpec, Parsed, Servable, V2Tensor
-from mlapi.parsing import check_texts, parse_texts
+from mlapi.kinds.base import Capability, Decoded, ModelKind, ModelSpec, Servable
+from mlapi.parsing import check_texts
 from mlapi.runtime import Classifier, load_classifier
 from mlapi.settings import Settings
 
@@ -38,6 +37,12 @@ def valid_row(labels: Sequence[str], value: bytes) -> bool:
     return orjson.dumps(expected) == value
 
 
+def decode_rows(values: list[bytes]) -> Decoded:
+    """Probabilities, one row per stored value, as `encode_rows` wrote them."""
+    scores = [[entry["score"] for entry in orjson.loads(value)] for value in values]
+    return Decoded(np.asarray(scores, dtype=np.float64).reshape(len(values), -1))
+
+
 def encode_rows(labels: Sequence[str], probs: npt.NDArray[np.floating]) -> list[bytes]:
     """One JSON fragment per row: `[{"label": .., "score": ..}, ...]` in label-id order.
 
@@ -60,11 +65,19 @@ class ClassifierServable(Servable):
         self.info = classifier.info
         self.fingerprint = classifier.info.fingerprint
         self.labels = classifier.info.labels
+        self.width = len(self.labels)
+        self.max_length = classifier.info.max_length
         selection = classifier.info.selection or {}
         self.reload_saves_memory = bool(selection.get("stored") and not selection.get("reused"))
 
+    def keys(self, items: list[Any], settings: Settings) -> list[str]:
+        return check_texts(items, settings)
+
     def run(self, keys: list[str]) -> list[bytes]:
         return encode_rows(self.labels, self.classifier.predict(keys))
+
+    def decode(self, values: list[bytes]) -> Decoded:
+        return decode_rows(values)
 
     def valid(self, value: bytes) -> bool:
         return valid_row(self.labels, value)
@@ -79,6 +92,7 @@ class ClassifierServable(Servable):
 
 class TextClassifierKind(ModelKind):
     name = "text-classifier"
+    capability = Capability.CLASSIFY
 
     def __init__(self, loader: Loader = load_classifier) -> None:
         self.loader = loader
@@ -89,52 +103,6 @@ class TextClassifierKind(ModelKind):
         classifier = self.loader(settings, spec.path)
         classifier.warmup(settings.warmup_batches)
         return ClassifierServable(classifier, spec.version)
-
-    def parse_predict(self, body: bytes, servable: Servable, settings: Settings) -> Parsed:
-        return Parsed(parse_texts(body, settings))
-
-    def predict_body(self, rows: list[bytes], parsed: Parsed) -> bytes:
-        return b'{"predictions":[' + b",".join(rows) + b"]}"
-
-    def v2_keys(self, inputs: list[V2Tensor], servable: Servable, settings: Settings) -> list[str]:
-        texts = [t for t in inputs if t.datatype == "BYTES"]
-        if len(texts) != 1:
-            raise InvalidRequest("send exactly one BYTES input tensor holding the texts")
-        tensor = texts[0]
-        if len(tensor.data) != int(np.prod(tensor.shape)):
-            raise InvalidRequest(
-                f"input {tensor.name!r}: shape {tensor.shape} does not match "
-                f"{len(tensor.data)} elements"
-            )
-        return check_texts(list(tensor.data), settings)
-
-    def v2_outputs(self, rows: list[bytes], servable: Servable) -> list[V2Tensor]:
-        assert isinstance(servable, ClassifierServable)
-        scores = [[entry["score"] for entry in orjson.loads(row)] for row in rows]
-        labels = servable.labels
-        return [
-            V2Tensor(
-                "probabilities",
-                "FP32",
-                [len(rows), len(labels)],
-                [x for row in scores for x in row],
-            ),
-            V2Tensor(
-                "label",
-                "BYTES",
-                [len(rows)],
-                [labels[int(np.argmax(row))] for row in scores],
-            ),
-        ]
-
-    def v2_signature(self, servable: Servable) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        assert isinstance(servable, ClassifierServable)
-        inputs = [{"name": "text", "datatype": "BYTES", "shape": [-1]}]
-        outputs = [
-            {"name": "probabilities", "datatype": "FP32", "shape": [-1, len(servable.labels)]},
-            {"name": "label", "datatype": "BYTES", "shape": [-1]},
-        ]
-        return inputs, outputs
 
 
 KIND = TextClassifierKind()

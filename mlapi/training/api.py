@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from mlapi.errors import BodyTooLarge, InvalidJob, InvalidJSON, NotReady
-from mlapi.http.body import read_body
+from mlapi.http.body import request_body
 from mlapi.routes import ServiceDep
 from mlapi.schemas import ErrorBody
 from mlapi.training.schemas import JobList, JobRecord, TrainRequest
@@ -67,7 +67,7 @@ async def train(request: Request, jobs: JobsDep) -> Response:
     """Queues a run of the trainer; poll the Location for its state and progress."""
     limit = jobs.settings.train_max_upload_bytes + BODY_OVERHEAD
     try:
-        body = await read_body(request, limit)
+        body = await request_body(request, limit)
     except BodyTooLarge as exc:
         raise BodyTooLarge(
             f"a job request is at most {limit} bytes (MLAPI_TRAIN_MAX_UPLOAD_BYTES + 64 KiB)",

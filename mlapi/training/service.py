@@ -22,7 +22,7 @@ from mlapi import metrics
 from mlapi.admission import check_name, check_path, data_roots
 from mlapi.errors import BodyTooLarge, InvalidJob, JobFinished, JobNotFound
 from mlapi.fleet import Fleet
-from mlapi.kinds.base import MODEL_SETTINGS
+from mlapi.model_settings import InvalidModelSettings, check
 from mlapi.registry import Registry
 from mlapi.settings import Settings
 from mlapi.training.activation import KIND, Activator, output_of
@@ -88,9 +88,10 @@ class JobService:
         serving = self.activator.kind_of(request.model)
         if serving not in (None, KIND):
             raise InvalidJob(f"model {request.model!r} is a {serving} model, not a {KIND}")
-        unknown = set(request.model_settings or {}) - MODEL_SETTINGS
-        if unknown:
-            raise InvalidJob(f"model_settings holds unknown settings {sorted(unknown)}")
+        try:
+            check(request.model_settings)
+        except InvalidModelSettings as exc:
+            raise InvalidJob(f"model_settings: {exc}") from None
         if request.dataset_content is not None:
             data = request.dataset_content.encode()
             if len(data) > self.settings.train_max_upload_bytes:

@@ -13,6 +13,7 @@ from typing import Any
 
 from mlapi.errors import ModelFailure
 from mlapi.kinds.base import ModelKind, ModelSpec, Servable
+from mlapi.model_settings import for_worker
 from mlapi.settings import Settings
 from mlapi.workers import protocol
 
@@ -41,7 +42,7 @@ class WorkerProcess:
         self.index = index
         self.spec = spec
         self.kind = kind
-        self.settings = settings
+        self.settings = for_worker(settings)
         self.state = "starting"
         self.pid: int | None = None
         self.batches = 0

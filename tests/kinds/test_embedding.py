@@ -131,7 +131,7 @@ def test_every_export_is_served_close_to_fp32(st_dir: Path, tmp_path: Path) -> N
     for variant in ("onnx-fp32", "onnx-int8", "onnx-int8-mixed", "torch-fp32"):
         settings = Settings(variant=variant, trial_dir=None, threads=1, warmup_batches=0)
         servable = KIND.load(ModelSpec("m", st_dir, "embedding"), settings)
-        vectors = normalize(decode(servable.run(TEXTS))[0])
+        vectors = normalize(decode(servable.run(TEXTS)).values)
         reference = vectors if reference is None else reference
         assert servable.card()["backend"] == variant
         assert (vectors * reference).sum(axis=1).min() > 0.98, variant

@@ -50,7 +50,7 @@ def test_the_admin_key_is_required(
         ({"hyperparameters": {"output": "/etc"}}, "hyperparameters.output: Extra inputs"),
         ({"hyperparameters": {"text_column": "a\tb"}}, "hyperparameters.text_column"),
         ({"min_eval_accuracy": 1.5}, "min_eval_accuracy: Input should be less than or equal"),
-        ({"model_settings": {"colour": "red"}}, "unknown settings ['colour']"),
+        ({"model_settings": {"colour": "red"}}, "not per-model settings: ['colour']"),
         ({"surprise": 1}, "surprise: Extra inputs are not permitted"),
     ],
 )

@@ -1,0 +1,74 @@
+"""What the registry tells the rest of the service: a version loaded, a load failed, a model
+unloaded. Metrics and logs are two listeners; the registry knows neither."""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from mlapi import metrics
+from mlapi.deployment import Deployment
+from mlapi.kinds import ModelSpec
+
+logger = logging.getLogger("mlapi.registry")
+
+
+class Listener(Protocol):
+    def loaded(self, new: Deployment, old: Deployment | None, seconds: float) -> None: ...
+
+    def failed(self, spec: ModelSpec, error: str) -> None: ...
+
+    def unloaded(self, name: str) -> None: ...
+
+
+class MetricsListener:
+    """`mlapi_model_swaps_total` and `mlapi_model_info`; an unload removes every series of
+    the model (called after its drain: nothing re-creates one)."""
+
+    def loaded(self, new: Deployment, old: Deployment | None, seconds: float) -> None:
+        spec, card = new.spec, new.card()
+        metrics.MODEL_SWAPS.labels(model=spec.name, outcome="loaded").inc()
+        selection = card.get("selection") or {}
+        metrics.MODEL_INFO.labels(model=spec.name).info(
+            {
+                "name": str(card.get("name", spec.name)),
+                "kind": new.kind.name,
+                "version": spec.version,
+                "backend": str(card.get("backend", "")),
+                "variant": str(card.get("backend", "")),
+                "fingerprint": new.servable.fingerprint,
+                "cpu": ",".join(selection.get("cpu", ())),
+            }
+        )
+
+    def failed(self, spec: ModelSpec, error: str) -> None:
+        metrics.MODEL_SWAPS.labels(model=spec.name, outcome="failed").inc()
+
+    def unloaded(self, name: str) -> None:
+        metrics.forget_model(name)
+
+
+class LogListener:
+    """One line per event, the model's card with the load."""
+
+    def loaded(self, new: Deployment, old: Deployment | None, seconds: float) -> None:
+        logger.info(
+            "model loaded",
+            extra={
+                "model": new.spec.name,
+                "version": new.version,
+                "fingerprint": new.servable.fingerprint,
+                "seconds": round(seconds, 3),
+                "replaced": old.version if old else None,
+                "card": new.card(),
+            },
+        )
+
+    def failed(self, spec: ModelSpec, error: str) -> None:
+        logger.warning("load of %s from %s failed: %s", spec.name, spec.path, error)
+
+    def unloaded(self, name: str) -> None:
+        logger.info("model unloaded", extra={"model": name})
+
+
+LISTENERS: tuple[Listener, ...] = (MetricsListener(), LogListener())

@@ -1,0 +1,63 @@
+"""What a codec is given and gives back; the capability check every codec uses."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+
+from mlapi.dataplane import DataPlane
+from mlapi.deployment import Deployment
+from mlapi.errors import InvalidJSON, NotSupportedByModel
+from mlapi.kinds import Capability
+
+JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class Call:
+    """One inference request, as the endpoint read it: body, headers (lower-case names) and
+    the route's path parameters."""
+
+    body: bytes
+    headers: Mapping[str, str]
+    params: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Answer:
+    body: bytes
+    media_type: str = JSON
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Codec(Protocol):
+    """One protocol: `error_style` is how its errors look (`typed` or `v2`)."""
+
+    name: str
+    error_style: str
+
+    async def handle(self, call: Call, plane: DataPlane) -> Answer: ...
+
+
+def require(deployment: Deployment, *capabilities: Capability) -> None:
+    if deployment.kind.capability not in capabilities:
+        wanted = " or ".join(c.value for c in capabilities)
+        raise NotSupportedByModel(
+            f"model {deployment.spec.name!r} is a {deployment.kind.name} model "
+            f"({deployment.kind.capability.value}); this route needs one that can {wanted}"
+        )
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidJSON(f"body is not valid UTF-8 JSON: {exc}") from None
+
+
+def served_by(result_version: str, outcome: str) -> dict[str, str]:
+    """The headers every inference answer carries."""
+    return {"X-MLAPI-Cache": outcome, "X-MLAPI-Model-Version": result_version}

@@ -1,0 +1,44 @@
+"""text-embeddings-inference's `/embed`: `{"inputs", "normalize", "truncate"}` -> `[[...]]`,
+served by the first model that can embed."""
+
+from __future__ import annotations
+
+import orjson
+
+from mlapi.dataplane import DataPlane
+from mlapi.deployment import Deployment
+from mlapi.errors import InvalidRequest
+from mlapi.kinds import Capability
+from mlapi.protocols.base import Answer, Call, parse_json, require, served_by
+from mlapi.protocols.texts import check_length, text_items
+from mlapi.runtime.embedder import normalize
+
+
+async def answer(deployment: Deployment, body: bytes, plane: DataPlane) -> Answer:
+    require(deployment, Capability.EMBED)
+    payload = parse_json(body)
+    texts = text_items(payload, "inputs")
+    options = {key: payload.get(key, True) for key in ("normalize", "truncate")}
+    for key, value in options.items():
+        if not isinstance(value, bool):
+            raise InvalidRequest(f'"{key}" must be true or false')
+    result = await plane.infer(deployment, texts)
+    decoded = result.decoded()
+    if not options["truncate"] and decoded.tokens is not None:
+        check_length(decoded.tokens, result.servable.max_length)
+    vectors = normalize(decoded.values) if options["normalize"] else decoded.values
+    return Answer(
+        orjson.dumps(vectors, option=orjson.OPT_SERIALIZE_NUMPY),
+        headers=served_by(result.version, result.outcome),
+    )
+
+
+class TEI:
+    name = "tei"
+    error_style = "typed"
+
+    async def handle(self, call: Call, plane: DataPlane) -> Answer:
+        return await answer(plane.first(Capability.EMBED), call.body, plane)
+
+
+CODEC = TEI()
