@@ -50,7 +50,7 @@ docs:
 	$(PYTHON) -m mlapi.docs_config --check
 	NO_MKDOCS_2_WARNING=1 $(PYTHON) -m mkdocs build --strict
 
-## Regenerate docs/configuration.md from mlapi/settings.py (after adding a setting).
+## Regenerate docs/configuration.md from mlapi/settings/ (after adding a setting).
 docs-config:
 	$(PYTHON) -m mlapi.docs_config
 

@@ -1,17 +1,17 @@
-"""Service settings, read from `MLAPI_*` environment variables."""
+"""Serving settings: models and runtimes, worker processes, batching, request limits, access,
+and the server itself."""
 
 from __future__ import annotations
 
 import math
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL_ID = "distilbert-base-uncased-finetuned-sst-2-english"
-MIN_SIGNING_KEY = 16  # characters of MLAPI_REDIS_SIGNING_KEY
 
 
 def cgroup_cpu_limit(root: Path = Path("/sys/fs/cgroup")) -> float | None:
@@ -41,8 +41,8 @@ def default_threads() -> int:
     return max(1, cpus)
 
 
-class Settings(BaseSettings):
-    """Every knob of the service. Environment variables use the `MLAPI_` prefix."""
+class ServingSettings(BaseSettings):
+    """How models are loaded and served, and who may call them."""
 
     model_config = SettingsConfigDict(env_prefix="MLAPI_", protected_namespaces=())
 
@@ -169,32 +169,6 @@ class Settings(BaseSettings):
         description="Open connections (and requests in progress) at most; beyond: 503.",
     )
 
-    # Cache
-    cache_size: int = Field(100_000, ge=0, description="In-process LRU entries (0 disables it).")
-    redis_url: str | None = Field(
-        None, description="Enables the Redis tier, e.g. redis://host:6379/0"
-    )
-    redis_password: SecretStr | None = Field(
-        None, description="Redis password (kept out of the URL, e.g. from a Secret)."
-    )
-    redis_ttl_s: int = Field(86_400, ge=1, description="Time to live of a Redis entry.")
-    redis_timeout_ms: float = Field(100.0, gt=0, description="Per-command Redis timeout.")
-    redis_retry_s: float = Field(
-        2.0, ge=0, description="Pause before Redis is tried again after an error."
-    )
-    desired_poll_s: float = Field(
-        2.0,
-        gt=0,
-        description="How often a replica reads the fleet's desired state (MLAPI_REDIS_URL and "
-        "MLAPI_REDIS_SIGNING_KEY set) and loads what it does not serve yet.",
-    )
-    redis_signing_key: SecretStr | None = Field(
-        None,
-        description="Key that signs what replicas share through Redis (training job records, "
-        "activations, texts that crash a model); a record that fails the check is ignored. "
-        "Unset: those stay on each replica and Redis holds only the cache.",
-    )
-
     # Access
     api_keys: SecretStr | None = Field(
         None,
@@ -216,65 +190,6 @@ class Settings(BaseSettings):
         True,
         description="Serve /docs, /redoc and /openapi.json (off in the prod overlay: the schema "
         "lists the admin and training API).",
-    )
-
-    # Training jobs (POST /train)
-    train_runner: Literal["local", "kubernetes"] = Field(
-        "local",
-        description="`local`: `python -m trainer` as a child process (needs the `train` extra); "
-        "`kubernetes`: a batch/v1 Job per run from MLAPI_TRAIN_JOB_TEMPLATE.",
-    )
-    train_dir: Path = Field(
-        Path("/tmp/mlapi-train"),
-        description="One folder per job (uploaded data, log, model output). Kubernetes runner: "
-        "on the trainer's PersistentVolumeClaim, mounted here and in the Job at the same path.",
-    )
-    train_db: Path | None = Field(
-        None,
-        description="SQLite file of the job records (unset: <train_dir>/jobs.sqlite3); with "
-        "MLAPI_REDIS_URL set the records are kept in Redis instead, shared by all replicas.",
-    )
-    train_ttl_s: int = Field(
-        7 * 86_400, ge=1, description="A finished job's record is dropped this long after it ends."
-    )
-    train_data_roots: str | None = Field(
-        None,
-        description="Comma-separated folders that a job's `dataset` path may lie in (an inline "
-        "dataset is written under MLAPI_TRAIN_DIR). Unset: MLAPI_TRAIN_DIR only.",
-    )
-    train_max_upload_bytes: int = Field(
-        10_000_000, ge=1, description="Largest dataset sent inline with POST /train."
-    )
-    train_max_running: int = Field(
-        1, ge=1, description="Runs at once per replica (more wait `queued`)."
-    )
-    train_threads: int = Field(1, ge=1, description="Local runner: the trainer's CPU threads.")
-    train_nice: int = Field(
-        10, ge=0, le=19, description="Local runner: niceness added to the trainer process."
-    )
-    train_timeout_s: int = Field(
-        21_600, ge=1, description="A run is stopped after this long (Job activeDeadlineSeconds)."
-    )
-    train_poll_s: float = Field(2.0, gt=0, description="How often runs are checked.")
-    train_stale_s: float = Field(
-        60.0,
-        gt=0,
-        description="A run whose replica has not checked it for this long is taken over "
-        "(Kubernetes) or failed (a local process died with its replica).",
-    )
-    train_job_template: Path | None = Field(
-        None,
-        description="Kubernetes runner: the Job template (unset: .k8s/jobs/trainer-job.yaml).",
-    )
-    train_namespace: str | None = Field(
-        None, description="Kubernetes runner: the Jobs' namespace (unset: the pod's own)."
-    )
-    train_image: str | None = Field(
-        None, description="Kubernetes runner: the trainer image (unset: the template's)."
-    )
-    train_backoff_limit: int = Field(1, ge=0, description="Kubernetes runner: Job backoffLimit.")
-    train_job_ttl_s: int = Field(
-        86_400, ge=0, description="Kubernetes runner: the Job's ttlSecondsAfterFinished."
     )
 
     # Operations
@@ -303,9 +218,7 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown log level {value!r}")
         return level
 
-    @field_validator(
-        "trial_dir", "models", "model_repository", "train_db", "train_job_template", mode="before"
-    )
+    @field_validator("trial_dir", "models", "model_repository", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
@@ -320,30 +233,14 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown variants {sorted(unknown)}; known: {sorted(known)}")
         return ",".join(names)
 
-    @field_validator("redis_signing_key")
-    @classmethod
-    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < MIN_SIGNING_KEY:
-            raise ValueError(f"redis_signing_key must hold at least {MIN_SIGNING_KEY} characters")
-        return value
-
-    @field_validator("redis_url")
-    @classmethod
-    def _redis_scheme(cls, value: str | None) -> str | None:
-        if value in (None, ""):
-            return None
-        if not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("redis_url must start with redis://, rediss:// or unix://")
-        return value
-
     @model_validator(mode="after")
-    def _queue_holds_a_request(self) -> Settings:
+    def _queue_holds_a_request(self) -> Self:
         if self.max_queue < self.max_texts:
             raise ValueError("max_queue must be >= max_texts, or a full request never fits")
         return self
 
     @model_validator(mode="after")
-    def _keys_when_required(self) -> Settings:
+    def _keys_when_required(self) -> Self:
         raw = self.api_keys.get_secret_value() if self.api_keys else ""
         if self.require_api_keys and not any(key.strip() for key in raw.split(",")):
             raise ValueError(

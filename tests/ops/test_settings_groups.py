@@ -1,0 +1,24 @@
+"""Settings come in three groups; `Settings` is exactly their union, each group usable alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlapi.settings import GROUPS, CacheSettings, Settings, TrainingSettings
+
+
+def test_every_setting_is_in_exactly_one_group() -> None:
+    seen: list[str] = [name for group in GROUPS for name in group.model_fields]
+    assert sorted(seen) == sorted(Settings.model_fields)
+    assert len(seen) == len(set(seen))
+    assert all(n.startswith("train_") for n in TrainingSettings.model_fields)
+    assert list(Settings.model_fields)[0] == "model_dir"  # serving first, as the docs list them
+
+
+def test_a_group_reads_its_own_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLAPI_TRAIN_THREADS", "3")
+    monkeypatch.setenv("MLAPI_REDIS_URL", "redis://127.0.0.1:1/0")
+    assert TrainingSettings().train_threads == 3
+    assert CacheSettings().redis_url == "redis://127.0.0.1:1/0"
+    with pytest.raises(ValueError, match="redis_url must start"):
+        CacheSettings(redis_url="http://x")
