@@ -6,12 +6,15 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Literal, Self
+from typing import Literal, Self, get_args
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL_ID = "distilbert-base-uncased-finetuned-sst-2-english"
+# Runtime and precision of a text model (`mlapi.runtime.variants` builds each).
+VariantName = Literal["onnx-int8", "onnx-int8-mixed", "onnx-fp32", "torch-bf16", "torch-fp32"]
+VARIANT_NAMES: tuple[str, ...] = get_args(VariantName)
 
 
 def cgroup_cpu_limit(root: Path = Path("/sys/fs/cgroup")) -> float | None:
@@ -69,9 +72,7 @@ class ServingSettings(BaseSettings):
         description="Folder whose subfolders can be loaded by name through the admin API "
         "or the v2 repository extension without giving a path.",
     )
-    variant: Literal[
-        "auto", "onnx-int8", "onnx-int8-mixed", "onnx-fp32", "torch-bf16", "torch-fp32"
-    ] = Field(
+    variant: Literal["auto", VariantName] = Field(
         "auto",
         description="Runtime and precision. `auto`: of the variants faithful to fp32 on this "
         "CPU (checked on the export's calibration set), the fastest.",
@@ -227,10 +228,9 @@ class ServingSettings(BaseSettings):
     @classmethod
     def _known_variants(cls, value: str) -> str:
         names = [v.strip() for v in value.split(",") if v.strip()]
-        known = {"onnx-int8", "onnx-int8-mixed", "onnx-fp32", "torch-bf16", "torch-fp32"}
-        unknown = set(names) - known
+        unknown = set(names) - set(VARIANT_NAMES)
         if unknown:
-            raise ValueError(f"unknown variants {sorted(unknown)}; known: {sorted(known)}")
+            raise ValueError(f"unknown variants {sorted(unknown)}; known: {sorted(VARIANT_NAMES)}")
         return ",".join(names)
 
     @model_validator(mode="after")

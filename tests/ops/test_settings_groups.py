@@ -22,3 +22,11 @@ def test_a_group_reads_its_own_variables(monkeypatch: pytest.MonkeyPatch) -> Non
     assert CacheSettings().redis_url == "redis://127.0.0.1:1/0"
     with pytest.raises(ValueError, match="redis_url must start"):
         CacheSettings(redis_url="http://x")
+
+
+def test_variant_names_are_spelled_once() -> None:
+    from mlapi.runtime.variants import AUTO_CANDIDATES, VARIANTS
+    from mlapi.settings.serving import VARIANT_NAMES
+
+    assert tuple(VARIANTS) == VARIANT_NAMES
+    assert set(AUTO_CANDIDATES) <= set(VARIANT_NAMES)
