@@ -4,6 +4,10 @@ Writes bench/out/<stamp>.json and .md; `--write-results` also rewrites bench/RES
 Every variant is also measured alone (model-only, batch 64 and 1) and, with
 `--fidelity-model`, against fp32 on a trained model's held-out sentences; then `auto` may only
 choose among the variants faithful there (random weights give flat outputs that hide errors).
+`cold-sst2` is the cold profile on real SST-2 sentences (bench/cold.js, bench/sst2.py); the
+cold profiles also report tokens/s and the padding fraction (bench/served.py). Every variant
+runs alone on those sentences too, against the ceiling of the GEMM rates measured here
+(bench/roofline.py).
 `--smoke` runs the same steps in seconds on a tiny model (CI keeps it from rotting).
 """
 
@@ -15,17 +19,23 @@ import logging
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench import k6, report
+from bench import ceiling, k6, report
 from bench.configs import CONFIGS, REFERENCE, service_for
+from bench.fidelity import SST2
 from bench.machine import describe
 from bench.model import full_size_model
 from bench.modelonly import throughput
+from bench.served import ColdText, model_stats
+from bench.sst2 import real_sentences
+from bench.tokens import served_max_length, token_lengths
 from harness.servers import RedisServer, find_binary
+from mlapi.runtime.base import read_config
 from mlapi.runtime.variants import AUTO_CANDIDATES, VARIANTS
 from mlapi.settings import Settings
 
@@ -34,7 +44,9 @@ PROFILES = [
     k6.Profile("seed-95", {"CACHE_RATE": "0.95"}, None),
     k6.Profile("seed-50", {"CACHE_RATE": "0.5"}, None),
     k6.Profile("cold", {"COLD": "1"}, 10),
+    k6.Profile("cold-sst2", {}, 10, script="cold.js"),  # SENTENCES: set by main
 ]
+REAL_MIX = 5000  # real sentences in the model-only and roofline mix
 
 
 def run_config(
@@ -45,6 +57,7 @@ def run_config(
     timing: dict[str, str],
     extra_env: dict[str, str],
     profiles: list[k6.Profile],
+    cold: ColdText,
 ) -> dict[str, Any]:
     service = service_for(name, model_dir, redis.url, workdir, extra_env)
     service.start(timeout=300)
@@ -61,17 +74,21 @@ def run_config(
         for profile in profiles:
             redis.flush()
             logging.info("%s: %s", name, profile.name)
-            result[profile.name] = k6.run(
-                service.url, profile, workdir / f"{name}-{profile.name}.json", timing
-            )
+            before = model_stats(service.url)
+            found = k6.run(service.url, profile, workdir / f"{name}-{profile.name}.json", timing)
+            found.update(cold.figures(profile.name, found, before, model_stats(service.url)))
+            result[profile.name] = found
         result["peak_rss_mb"] = round(service.memory_kib()["VmHWM"] / 1024)
     finally:
         service.stop()
     return result
 
 
-def model_only(model_dir: Path, seconds: float, extra_env: dict[str, str]) -> dict[str, Any]:
-    """Every variant that can run here, alone: sentences/s at batch 64 and batch 1."""
+def model_only(
+    model_dir: Path, seconds: float, extra_env: dict[str, str], real: list[str]
+) -> dict[str, Any]:
+    """Every variant that can run here, alone: sentences/s at batch 64 and batch 1, and on
+    the real sentences (with tokens/s)."""
     out: dict[str, Any] = {}
     for name, variant in VARIANTS.items():
         missing = variant.missing(model_dir)
@@ -82,7 +99,8 @@ def model_only(model_dir: Path, seconds: float, extra_env: dict[str, str]) -> di
         if "MLAPI_THREADS" in extra_env:
             fields["threads"] = int(extra_env["MLAPI_THREADS"])
         logging.info("model-only: %s", name)
-        out[name] = throughput(Settings.model_validate(fields), model_dir, seconds=seconds)
+        settings = Settings.model_validate(fields)
+        out[name] = throughput(settings, model_dir, seconds=seconds, real=real)
     return out
 
 
@@ -97,7 +115,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
     parser.add_argument(
         "--profiles",
         default=",".join(p.name for p in PROFILES),
-        help="comma-separated subset of seed-95, seed-50, cold",
+        help=f"comma-separated subset of {', '.join(p.name for p in PROFILES)}",
     )
     parser.add_argument(
         "--set",
@@ -127,7 +145,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
         parser.error(f"unknown configs {sorted(unknown)}; known: {CONFIGS}")
     fidelity = None
     if args.fidelity_model is not None:  # first: `auto` may only pick what is faithful there
-        from bench.fidelity import SST2, compare, held_out
+        from bench.fidelity import compare, held_out
 
         logging.info("fidelity on %s", args.fidelity_model)
         fidelity = compare(args.fidelity_model, held_out(SST2, 2000, 42, 872))
@@ -145,16 +163,44 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
             extra_env["MLAPI_THREADS"] = "1"
         else:
             model_dir = full_size_model()
+        sentences = real_sentences(SST2, smoke=args.smoke)
+        path = sentences.write(workdir / "sentences.json")
+        profiles = [
+            replace(p, env={**p.env, "SENTENCES": str(path)}) if p.script else p for p in profiles
+        ]
+        served = Settings.model_validate(
+            {
+                key: extra_env[f"MLAPI_{key.upper()}"]
+                for key in ("threads", "max_length", "max_batch_size")
+                if f"MLAPI_{key.upper()}" in extra_env
+            }
+            | {"trial_dir": None}
+        )
+        max_length = served_max_length(model_dir, served.max_length)
+        cold = ColdText(
+            model_dir, max_length, served.max_batch_size, sentences.texts, int(timing["VUS"])
+        )
         redis = RedisServer(find_binary("redis-server"), workdir)
         redis.start()
         try:
             results = [
-                run_config(name, model_dir, redis, workdir, timing, extra_env, profiles)
+                run_config(name, model_dir, redis, workdir, timing, extra_env, profiles, cold)
                 for name in configs
             ]
         finally:
             redis.stop()
-        variants = model_only(model_dir, 2 if args.smoke else 10, extra_env)
+        mix = sentences.texts[:REAL_MIX]
+        variants = model_only(model_dir, 2 if args.smoke else 10, extra_env, mix)
+        logging.info("roofline")
+        ceilings = ceiling.measure(
+            ceiling.Encoder.from_config(read_config(model_dir)),
+            token_lengths(model_dir, mix, max_length),
+            threads=served.threads,
+            batch=served.max_batch_size,
+            seconds=0.05 if args.smoke else 0.3,
+            spin=served.onnx_spin,
+        )
+        ceiling.add_fractions(ceilings, variants)
     command = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])
     run: dict[str, Any] = {
         "settings": args.set,
@@ -165,6 +211,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
         "model_dir": str(model_dir),
         "results": results,
         "model_only": variants,
+        "sentences": sentences.describe(),
+        "roofline": ceilings,
         "fidelity": fidelity,
         "fidelity_model": str(args.fidelity_model) if args.fidelity_model else None,
         "auto_variants": extra_env.get("MLAPI_AUTO_VARIANTS"),

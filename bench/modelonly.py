@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from bench.sentences import cold_sentences
+from bench.tokens import replay
 from mlapi.runtime import load_classifier
+from mlapi.runtime.base import TextModel
 from mlapi.settings import Settings
 
 
-def throughput(settings: Settings, model_dir: Path, seconds: float = 10.0) -> dict[str, float]:
+def throughput(
+    settings: Settings, model_dir: Path, seconds: float = 10.0, real: list[str] | None = None
+) -> dict[str, Any]:
+    """Seed sentences at max_batch_size and at batch 1; with `real`, those sentences too."""
     classifier = load_classifier(settings, model_dir)
     batch = settings.max_batch_size
     texts = cold_sentences(5000, tag="model-only")
@@ -25,8 +31,31 @@ def throughput(settings: Settings, model_dir: Path, seconds: float = 10.0) -> di
     while time.perf_counter() - one_started < seconds / 4:
         classifier.predict([texts[single]])
         single += 1
-    return {
+    out: dict[str, Any] = {
         "batch_size": batch,
         "sentences_per_s": round(done / elapsed, 1),
         "batch1_sentences_per_s": round(single / (time.perf_counter() - one_started), 1),
+    }
+    if real:
+        out["real_text"] = real_text(classifier, real, batch, seconds)
+    classifier.close()
+    return out
+
+
+def real_text(model: TextModel, texts: list[str], batch: int, seconds: float) -> dict[str, float]:
+    """Batches of `batch` sentences in order; tokens as the served tokenizer counts them."""
+    model.predict(texts[:batch])  # warm-up
+    lengths: list[int] = []
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        start = len(lengths) % max(1, len(texts) - batch)
+        lengths += model.predict_counted(texts[start : start + batch])[1]
+    elapsed = time.perf_counter() - started
+    passes = replay(lengths, batch, batch)
+    return {
+        "sentences_per_s": round(len(lengths) / elapsed, 1),
+        "tokens_per_s": round(sum(lengths) / elapsed, 1),
+        "mean_tokens": round(sum(lengths) / len(lengths), 2),
+        "padding_fraction": round(passes.padding_fraction, 4),
+        "tokens_per_forward": round(passes.tokens_per_forward, 1),
     }

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bench import ceiling
+
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 MARK = "<!-- bench:latest -->"
 
@@ -22,6 +24,14 @@ SERVED_OVER_MODEL = 0.9
 COLD_OVER_REFERENCE = 12.0
 WORKERS_OVER_IN_PROCESS = 0.95  # the process boundary may cost at most 5%
 BOUNDARY = [("cold", "sentences_per_s"), ("seed-95", "req_per_s"), ("seed-50", "req_per_s")]
+
+
+PROFILES = ("seed-95", "seed-50", "cold", "cold-sst2")
+
+
+def _padding(result: dict[str, Any]) -> str:
+    fraction = result.get("padding_fraction")
+    return "—" if fraction is None else f"{fraction:.1%} ({result['padding_source']})"
 
 
 def _row(label: str, value: float, op: str, bound: float) -> dict[str, Any]:
@@ -103,15 +113,22 @@ def _variant_rows(run: dict[str, Any]) -> list[str]:
         "Every variant alone (model-only, full-size DistilBERT)"
         + (f"; fidelity on `{run['fidelity_model']}`:" if fidelity else ":"),
         "",
-        "| variant | sentences/s (batch 64) | batch 1 | agreement | p99 diff | max diff "
-        "| alone vs batch | faithful |",
-        "|---|---|---|---|---|---|---|---|",
+        "| variant | sentences/s (batch 64) | batch 1 | real text sentences/s | real tokens/s "
+        "| of ceiling | agreement | p99 diff | max diff | alone vs batch | faithful |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    ceilings = (run.get("roofline") or {}).get("variants", {})
     for name, speed in run["model_only"].items():
         f = fidelity.get(name, {})
         if "skipped" in speed:
-            lines.append(f"| {name} | skipped: {speed['skipped']} | | | | | | |")
+            lines.append(f"| {name} | skipped: {speed['skipped']} | | | | | | | | | |")
             continue
+        real = speed.get("real_text", {})
+        text = [
+            str(real.get("sentences_per_s", "—")),
+            str(real.get("tokens_per_s", "—")),
+            str(ceilings.get(name, {}).get("of_ceiling", "—")),
+        ]
         cells = (
             [str(f.get(k, "—")) for k in ("agreement", "p99_diff", "max_diff", "batch_diff")]
             + ["yes" if f.get("faithful") else ("**no**" if f else "—")]
@@ -120,7 +137,7 @@ def _variant_rows(run: dict[str, Any]) -> list[str]:
         )
         lines.append(
             f"| {name} | {speed['sentences_per_s']} | {speed['batch1_sentences_per_s']} | "
-            + " | ".join(cells)
+            + " | ".join(text + cells)
             + " |"
         )
     for result in run["results"]:
@@ -168,18 +185,19 @@ def markdown(run: dict[str, Any]) -> str:
             else []
         ),
         "| config | variant | profile | req/s | p50 ms | p99 ms | /predict p99 ms "
-        "| sentences/s | failed |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| sentences/s | tokens/s | padding | failed |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for result in run["results"]:
-        for profile in ("seed-95", "seed-50", "cold"):
+        for profile in PROFILES:
             if profile not in result:
                 continue
             r = result[profile]
             lines.append(
                 f"| {result['config']} | {result.get('variant', 'pipeline fp32')} | {profile} | "
                 f"{r['req_per_s']} | {r['p50_ms']} | {r['p99_ms']} | {r['predict_p99_ms']} | "
-                f"{r['sentences_per_s'] or '—'} | {r['failed_rate']:.2%} |"
+                f"{r['sentences_per_s'] or '—'} | {r.get('tokens_per_s') or '—'} | "
+                f"{_padding(r)} | {r['failed_rate']:.2%} |"
             )
     lines += [
         "",
@@ -191,7 +209,17 @@ def markdown(run: dict[str, Any]) -> str:
             f"| {result['config']} | {result['ready_seconds']} | "
             f"{result['rss_after_warmup_mb']} | {result['peak_rss_mb']} |"
         )
+    if run.get("sentences"):
+        lines += [
+            "",
+            f"cold-sst2 and real text: {run['sentences']['count']} sentences, "
+            f"{run['sentences']['source']}. Tokens: the served tokenizer's, special tokens in, "
+            "no padding. Padding: share of padded tokens in the forward passes, served by GET "
+            "/stats or replayed at the profile's served mean batch size (bench/served.py).",
+        ]
     lines += _variant_rows(run)
+    if run.get("roofline"):
+        lines += ceiling.table(run["roofline"])
     if run["targets"]:
         lines += ["", "| target | measured | bound | met |", "|---|---|---|---|"]
         lines += [

@@ -20,3 +20,12 @@ SEED = [
 def cold_sentences(count: int, tag: str) -> list[str]:
     """Like load.js COLD=1: each seed sentence with a unique suffix."""
     return [f"{SEED[i % len(SEED)]} ({tag}.{i})" for i in range(count)]
+
+
+def load_js_cold(requests: int, vus: int) -> list[str]:
+    """What load.js COLD=1 sent in `requests` bodies: its own tags, VUs taking turns."""
+    out: list[str] = []
+    for n in range(requests):
+        tag = f"{n % vus + 1}-{n // vus}"
+        out += [f"{s} ({tag}.{i})" for i, s in enumerate(SEED)]
+    return out

@@ -1,0 +1,95 @@
+"""Tokens/s and padding of the cold profiles as served.
+
+After a cold profile, the sentences it sent are rebuilt from its request count (load.js's
+tags for `cold`; the next sentences of the real list for `cold-sst2`, which bench/cold.js
+walks in order) and counted with the served tokenizer. The padding fraction is the service's
+own (`padding_fraction` in GET /stats, labelled "served") when it reports one; otherwise it is
+replayed (bench.tokens) at the mean batch size the service reported for this profile alone
+(the difference of two GET /stats), labelled "replayed".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.sentences import load_js_cold
+from bench.tokens import replay, token_lengths
+
+
+def model_stats(base_url: str) -> dict[str, Any] | None:
+    """The served model's entry in GET /stats, or None where there is none (the reference)."""
+    try:
+        response = httpx.get(f"{base_url}/stats", timeout=10)
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 200:
+        return None
+    body = response.json()
+    models = body.get("models") or {}
+    entry = models.get(body.get("default_model")) or next(iter(models.values()), None)
+    return entry if isinstance(entry, dict) else None
+
+
+def mean_batch_between(before: dict[str, Any], after: dict[str, Any]) -> float | None:
+    """Mean batch size of the batches run between two GET /stats."""
+    batches: int = after["batches"] - before["batches"]
+    if batches <= 0:
+        return None
+    items: float = (
+        after["mean_batch_size"] * after["batches"] - before["mean_batch_size"] * before["batches"]
+    )
+    return round(items / batches, 2)
+
+
+@dataclass(frozen=True)
+class ColdText:
+    """What the cold profiles send, and how the served model counts it."""
+
+    model_dir: Path
+    max_length: int
+    max_batch_size: int
+    real: list[str]
+    vus: int
+    per_request: int = 10
+
+    def sent(self, profile: str, requests: int) -> list[str] | None:
+        if profile == "cold":
+            return load_js_cold(requests, self.vus)
+        if profile == "cold-sst2":
+            count = requests * self.per_request
+            return [self.real[i % len(self.real)] for i in range(count)]
+        return None
+
+    def figures(
+        self,
+        profile: str,
+        result: dict[str, Any],
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        texts = self.sent(profile, result["predicts"])
+        if not texts:
+            return {}
+        lengths = token_lengths(self.model_dir, texts, self.max_length)
+        out: dict[str, Any] = {
+            "tokens_per_s": round(sum(lengths) / result["seconds"], 1),
+            "mean_tokens": round(sum(lengths) / len(lengths), 2),
+            "padding_fraction": None,
+            "padding_source": None,
+        }
+        if profile == "cold-sst2":
+            out["wrapped"] = len(texts) > len(self.real)  # then some were cache hits
+        batch = mean_batch_between(before, after) if before and after else None
+        out["mean_batch_size"] = batch
+        if after is not None and after.get("padding_fraction") is not None:
+            out["padding_fraction"] = after["padding_fraction"]
+            out["padding_source"] = "served"
+        elif batch:
+            fraction = replay(lengths, round(batch), self.max_batch_size).padding_fraction
+            out["padding_fraction"] = round(fraction, 4)
+            out["padding_source"] = "replayed"
+        return out
