@@ -214,8 +214,8 @@ def markdown(run: dict[str, Any]) -> str:
             "",
             f"cold-sst2 and real text: {run['sentences']['count']} sentences, "
             f"{run['sentences']['source']}. Tokens: the served tokenizer's, special tokens in, "
-            "no padding. Padding: share of padded tokens in the forward passes, served by GET "
-            "/stats or replayed at the profile's served mean batch size (bench/served.py).",
+            "no padding. Padding: share of padded tokens in the forward passes, counted by GET "
+            "/stats (served) or replayed at the profile's mean batch size (bench/served.py).",
         ]
     lines += _variant_rows(run)
     if run.get("roofline"):

@@ -3,9 +3,10 @@
 After a cold profile, the sentences it sent are rebuilt from its request count (load.js's
 tags for `cold`; the next sentences of the real list for `cold-sst2`, which bench/cold.js
 walks in order) and counted with the served tokenizer. The padding fraction is the service's
-own (`padding_fraction` in GET /stats, labelled "served") when it reports one; otherwise it is
-replayed (bench.tokens) at the mean batch size the service reported for this profile alone
-(the difference of two GET /stats), labelled "replayed".
+own when GET /stats reports it: "served" from its `tokens` and `padded_tokens` over this
+profile alone (the difference of two GET /stats), or "served since start" from its
+cumulative `padding_fraction`. Otherwise it is replayed (bench.tokens) at the mean batch size
+the service reported for this profile alone, labelled "replayed".
 """
 
 from __future__ import annotations
@@ -32,6 +33,15 @@ def model_stats(base_url: str) -> dict[str, Any] | None:
     models = body.get("models") or {}
     entry = models.get(body.get("default_model")) or next(iter(models.values()), None)
     return entry if isinstance(entry, dict) else None
+
+
+def padding_between(before: dict[str, Any], after: dict[str, Any]) -> float | None:
+    """The served padding fraction of the batches run between two GET /stats."""
+    if not {"tokens", "padded_tokens"} <= before.keys() & after.keys():
+        return None
+    tokens: int = after["tokens"] - before["tokens"]
+    padded: int = after["padded_tokens"] - before["padded_tokens"]
+    return round(1 - tokens / padded, 4) if padded > 0 else None
 
 
 def mean_batch_between(before: dict[str, Any], after: dict[str, Any]) -> float | None:
@@ -85,9 +95,13 @@ class ColdText:
             out["wrapped"] = len(texts) > len(self.real)  # then some were cache hits
         batch = mean_batch_between(before, after) if before and after else None
         out["mean_batch_size"] = batch
-        if after is not None and after.get("padding_fraction") is not None:
-            out["padding_fraction"] = after["padding_fraction"]
+        served = padding_between(before, after) if before and after else None
+        if served is not None:
+            out["padding_fraction"] = served
             out["padding_source"] = "served"
+        elif after is not None and after.get("padding_fraction") is not None:
+            out["padding_fraction"] = after["padding_fraction"]
+            out["padding_source"] = "served since start"
         elif batch:
             fraction = replay(lengths, round(batch), self.max_batch_size).padding_fraction
             out["padding_fraction"] = round(fraction, 4)

@@ -38,7 +38,15 @@ def test_cold_figures_replay_unless_the_service_reports_padding(tmp_path: Path) 
     assert found["padding_source"] == "replayed" and 0 <= found["padding_fraction"] < 1
     assert found["tokens_per_s"] > 40 / 2.0  # more than one token per sentence
     assert found["wrapped"] is False and found["mean_batch_size"] == 20.0
-    served = cold.figures("cold", result, before, {**after, "padding_fraction": 0.25})
-    assert (served["padding_source"], served["padding_fraction"]) == ("served", 0.25)
-    assert "wrapped" not in served
+    # the service's own counts over this profile, or its figure since start
+    counted = cold.figures(
+        "cold",
+        result,
+        {**before, "tokens": 100, "padded_tokens": 100},
+        {**after, "tokens": 400, "padded_tokens": 500, "padding_fraction": 0.2},
+    )
+    assert (counted["padding_source"], counted["padding_fraction"]) == ("served", 0.25)
+    assert "wrapped" not in counted
+    served = cold.figures("cold", result, before, {**after, "padding_fraction": 0.2})
+    assert (served["padding_source"], served["padding_fraction"]) == ("served since start", 0.2)
     assert cold.figures("cold-sst2", {"predicts": 11, "seconds": 1.0}, None, None)["wrapped"]
