@@ -1,10 +1,18 @@
-"""Micro-batching: a bounded queue in front of a model; batches run one per worker at a time."""
+"""Micro-batching: a bounded queue in front of a model; batches run one per worker at a time.
+
+Texts that come with their token ids are batched by tokens, as text-embeddings-inference does:
+a batch holds the oldest waiting text and the waiting texts closest to it in length, as long
+as the padded batch (longest text x count) stays within `max_batch_tokens` and its padding
+within `PADDING_SLACK` of its real tokens. A long text waits for a batch of its own length
+rather than pad short ones to its length; it is never passed over once it is the oldest.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -14,12 +22,19 @@ from mlapi.errors import ModelFailure, Overloaded
 
 T = TypeVar("T")
 logger = logging.getLogger("mlapi.batcher")
+# A text joins a batch only while padded tokens <= PADDING_SLACK x real tokens + PADDING_FREE
+# (the runtime's own length buckets use the same bound).
+PADDING_SLACK = 1.25
+PADDING_FREE = 8
+Runner = Callable[[list[str], list[list[int]] | None], Awaitable[Sequence[T | Exception]]]
+OnBatch = Callable[[int, float, int, int], None]  # texts, seconds, real tokens, padded tokens
 
 
 @dataclass(slots=True)
 class _Item(Generic[T]):
     text: str
     future: asyncio.Future[T]
+    tokens: list[int] | None = None
     queued_at: float = field(default_factory=time.perf_counter)
 
 
@@ -32,27 +47,32 @@ def _refuse(items: Sequence[_Item[T]]) -> None:
 class Batcher(Generic[T]):
     """Collects texts from concurrent requests into batches of at most `max_batch_size`.
 
-    `runner` gets distinct texts and returns one result per text, or an exception for a text
-    that alone fails (the other texts of the batch are answered). It runs off the event loop
-    (a thread or worker processes); up to `concurrency` batches run at once, one per worker.
+    `runner` gets distinct texts (and their token ids, when they came with them) and returns
+    one result per text, or an exception for a text that alone fails (the other texts of the
+    batch are answered). It runs off the event loop (a thread or worker processes); up to
+    `concurrency` batches run at once, one per worker.
     """
 
     def __init__(
         self,
-        runner: Callable[[list[str]], Awaitable[Sequence[T | Exception]]],
+        runner: Runner[T],
         *,
         concurrency: int = 1,
         max_batch_size: int,
         max_wait_ms: float,
         max_queue: int,
+        max_batch_tokens: int = 0,
         retry_after_s: int = 1,
         model: str = "default",
-        on_batch: Callable[[int, float], None] | None = None,
+        on_batch: OnBatch | None = None,
     ) -> None:
         self._runner = runner
         self._max_batch_size = max_batch_size
+        self._max_tokens = max_batch_tokens or 1 << 62  # 0: count only
         self._max_wait = max_wait_ms / 1000
-        self._queue: asyncio.Queue[_Item[T]] = asyncio.Queue(maxsize=max_queue)
+        self._max_queue = max_queue
+        self._waiting: deque[_Item[T]] = deque()
+        self._arrived = asyncio.Event()
         self._retry_after = str(retry_after_s)
         self._slots = asyncio.Semaphore(concurrency)
         self._task: asyncio.Task[None] | None = None
@@ -71,22 +91,26 @@ class Batcher(Generic[T]):
     @property
     def pending(self) -> int:
         """Texts queued or inside the running batch."""
-        return self._queue.qsize() + sum(len(batch) for batch in self._running.values())
+        return len(self._waiting) + sum(len(batch) for batch in self._running.values())
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="mlapi-batcher")
 
-    async def submit(self, texts: Sequence[str]) -> list[T]:
-        """Results for `texts` in order; all of them are queued, or none (`Overloaded`)."""
+    async def submit(
+        self, texts: Sequence[str], tokens: Sequence[list[int]] | None = None
+    ) -> list[T]:
+        """Results for `texts` in order; all of them are queued, or none (`Overloaded`).
+        `tokens`: each text's token ids (then batches are made by tokens)."""
         if self._task is None or self._task.done():
             raise ModelFailure("the batcher is not running")
-        queue = self._queue
+        waiting = self._waiting
         in_flight = self._in_flight
+        ids = dict(zip(texts, tokens, strict=True)) if tokens is not None else {}
         new = [text for text in dict.fromkeys(texts) if text not in in_flight]
-        if queue.maxsize - queue.qsize() < len(new):
+        if self._max_queue - len(waiting) < len(new):
             self._overloads.inc()
             raise Overloaded(
-                f"queue full ({queue.maxsize} texts, MLAPI_MAX_QUEUE); retry later",
+                f"queue full ({self._max_queue} texts, MLAPI_MAX_QUEUE); retry later",
                 limit="max_queue",
                 headers={"Retry-After": self._retry_after},
             )
@@ -94,28 +118,59 @@ class Batcher(Generic[T]):
         for text in new:
             future: asyncio.Future[T] = loop.create_future()
             in_flight[text] = future
-            queue.put_nowait(_Item(text, future))
-        self._depth.set(queue.qsize())
+            waiting.append(_Item(text, future, ids.get(text)))
+        if new:
+            self._arrived.set()
+        self._depth.set(len(waiting))
         # Shielded: a request that is cancelled (its client left) must not cancel a shared text.
         if len(texts) == 1:  # most requests: no gathering future and its callbacks
             return [await asyncio.shield(in_flight[texts[0]])]
         return list(await asyncio.gather(*(asyncio.shield(in_flight[t]) for t in texts)))
 
     async def _collect(self) -> list[_Item[T]]:
-        queue = self._queue
-        batch = [await queue.get()]
+        """Waits for a first text, then up to `max_wait_ms` for a full batch; picks it."""
+        waiting = self._waiting
+        while not waiting:
+            self._arrived.clear()
+            await self._arrived.wait()
         deadline = time.perf_counter() + self._max_wait
-        while len(batch) < self._max_batch_size:
-            if not queue.empty():
-                batch.append(queue.get_nowait())
-                continue
+        while len(waiting) < self._max_batch_size:
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
                 break
+            self._arrived.clear()
             try:
-                batch.append(await asyncio.wait_for(queue.get(), remaining))
+                await asyncio.wait_for(self._arrived.wait(), remaining)
             except TimeoutError:
                 break
+        return self._pick()
+
+    def _pick(self) -> list[_Item[T]]:
+        """The oldest text, and the waiting texts nearest it in length that fit the budget."""
+        waiting = self._waiting
+        first = waiting[0]
+        if first.tokens is None:  # count only, in arrival order
+            return [waiting.popleft() for _ in range(min(self._max_batch_size, len(waiting)))]
+        target = len(first.tokens)
+        nearest = sorted(
+            range(1, len(waiting)),
+            key=lambda i: abs(len(waiting[i].tokens or ()) - target),
+        )
+        chosen = [0]
+        longest, real = target, target
+        for index in nearest:
+            if len(chosen) == self._max_batch_size:
+                break
+            length = len(waiting[index].tokens or ())
+            width = max(longest, length)
+            padded = width * (len(chosen) + 1)
+            if padded > self._max_tokens or padded > PADDING_SLACK * (real + length) + PADDING_FREE:
+                continue
+            chosen.append(index)
+            longest, real = width, real + length
+        picked = set(chosen)
+        batch = [waiting[i] for i in sorted(picked)]
+        self._waiting = deque(item for i, item in enumerate(waiting) if i not in picked)
         return batch
 
     async def _loop(self) -> None:
@@ -135,14 +190,18 @@ class Batcher(Generic[T]):
         self._slots.release()
 
     async def _run(self, batch: list[_Item[T]]) -> None:
-        self._depth.set(self._queue.qsize())
+        self._depth.set(len(self._waiting))
         started = time.perf_counter()
         for item in batch:
             self._wait.observe(started - item.queued_at)
         distinct = list(dict.fromkeys(item.text for item in batch))
         self._sizes.observe(len(distinct))
+        ids = {item.text: item.tokens for item in batch}
+        tokenized = all(t is not None for t in ids.values())
+        tokens = [ids[text] or [] for text in distinct] if tokenized else None
+        lengths = [len(t) for t in tokens or ()]
         try:
-            results = await self._runner(distinct)
+            results = await self._runner(distinct, tokens)
             if len(results) != len(distinct):
                 raise RuntimeError(f"runner gave {len(results)} results for {len(distinct)}")
         except asyncio.CancelledError:  # close() past its grace period: answer, then stop
@@ -176,7 +235,9 @@ class Batcher(Generic[T]):
             seconds = time.perf_counter() - started
             self._inference.observe(seconds)
             if self._on_batch is not None:
-                self._on_batch(len(distinct), seconds)
+                self._on_batch(
+                    len(distinct), seconds, sum(lengths), max(lengths, default=0) * len(lengths)
+                )
 
     def _release(self, items: Sequence[_Item[T]]) -> None:
         in_flight = self._in_flight
@@ -194,8 +255,7 @@ class Batcher(Generic[T]):
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         # Past the grace period, what is still queued is answered with a 503, never left waiting.
-        left = []
-        while not self._queue.empty():
-            left.append(self._queue.get_nowait())
+        left = list(self._waiting)
+        self._waiting.clear()
         _refuse(left)
         self._release(left)

@@ -17,7 +17,7 @@ from mlapi.kinds import Capability, Decoded, Servable
 from mlapi.registry import Registry
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Result:
     """One stored value per input, in order; `outcome` is `Hit`, `Miss` or `Partial`, and
     `version` the version(s) that answered."""

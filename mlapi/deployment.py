@@ -67,6 +67,7 @@ class Deployment:
             model=spec.name,
             max_queue=max(settings.max_queue, kind.max_items(settings)),  # a request fits
             on_batch=self.stats.batch,
+            tokenize=servable.tokenize,
         )
         self.loaded_at = time.time()
         self.inflight = 0

@@ -20,6 +20,7 @@ PER_MODEL = (
     "threads",
     "max_length",
     "max_batch_size",
+    "max_batch_tokens",
     "max_wait_ms",
     "max_queue",
     "warmup_batches",

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 
-from mlapi.batcher import Batcher
+from mlapi.batcher import Batcher, OnBatch
 from mlapi.cache import TieredCache
 from mlapi.settings import Settings
 from mlapi.workers.runner import Runner
 
 HIT, MISS, PARTIAL = "Hit", "Miss", "Partial"
+INLINE_TEXTS = 64  # tokenized on the event loop up to this many misses, else in a thread
+Tokenize = Callable[[list[str]], list[list[int]] | None]
 
 
 class Predictor:
@@ -21,15 +24,18 @@ class Predictor:
         *,
         model: str = "default",
         max_queue: int | None = None,
-        on_batch: Callable[[int, float], None] | None = None,
+        on_batch: OnBatch | None = None,
+        tokenize: Tokenize | None = None,
     ) -> None:
         self.cache = cache
+        self._tokenize = tokenize
         self.batcher: Batcher[bytes] = Batcher(
             runner,
             concurrency=runner.count,
             max_batch_size=settings.max_batch_size,
             max_wait_ms=settings.max_wait_ms,
             max_queue=max_queue or settings.max_queue,
+            max_batch_tokens=settings.max_batch_tokens,
             retry_after_s=settings.retry_after_s,
             model=model,
             on_batch=on_batch,
@@ -41,7 +47,13 @@ class Predictor:
         misses = list(dict.fromkeys(k for k, v in zip(keys, found, strict=True) if v is None))
         if not misses:
             return [v for v in found if v is not None], HIT
-        computed = await self.batcher.submit(misses)
+        tokens = None
+        if self._tokenize is not None:
+            if len(misses) <= INLINE_TEXTS:
+                tokens = self._tokenize(misses)
+            else:
+                tokens = await asyncio.to_thread(self._tokenize, misses)
+        computed = await self.batcher.submit(misses, tokens)
         fresh = list(zip(misses, computed, strict=True))
         await self.cache.set_many(fresh)
         by_key = dict(fresh)

@@ -19,6 +19,8 @@ class ModelStats:
         self.batches = 0
         self.batched_items = 0
         self.inference_s = 0.0
+        self.tokens = 0
+        self.padded_tokens = 0
         self._latencies: deque[tuple[float, float]] = deque(maxlen=WINDOW_MAX)
 
     def request(self, items: int, seconds: float, ok: bool) -> None:
@@ -28,11 +30,14 @@ class ModelStats:
             self.errors += 1
         self._latencies.append((time.monotonic(), seconds))
 
-    def batch(self, size: int, seconds: float) -> None:
-        """The batcher's hook: called in its loop after every forward pass."""
+    def batch(self, size: int, seconds: float, tokens: int = 0, padded: int = 0) -> None:
+        """The batcher's hook: called in its loop after every batch, with the batch's real
+        tokens and its tokens once padded to its longest text (text models)."""
         self.batches += 1
         self.batched_items += size
         self.inference_s += seconds
+        self.tokens += tokens
+        self.padded_tokens += padded
 
     def latency_ms(self) -> dict[str, float | int | None]:
         horizon = time.monotonic() - WINDOW_S
@@ -56,5 +61,10 @@ class ModelStats:
             "batches": self.batches,
             "mean_batch_size": round(self.batched_items / self.batches, 2) if self.batches else 0,
             "inference_s": round(self.inference_s, 3),
+            "tokens": self.tokens,
+            "padded_tokens": self.padded_tokens,
+            "padding_fraction": (
+                round(1 - self.tokens / self.padded_tokens, 4) if self.padded_tokens else None
+            ),
             "latency_ms": self.latency_ms(),
         }

@@ -22,7 +22,8 @@ class FakeClassifier(Classifier):
     def __init__(self, model_dir: Path, *, delay_s: float = 0.0, max_batch_size: int = 32) -> None:
         super().__init__(Tokenizer.from_file(str(model_dir / "tokenizer.json")), 64, max_batch_size)
         self.delay_s = delay_s
-        self.batches: list[list[str]] = []
+        self.batches: list[list[list[int]]] = []  # the token ids of every batch run
+        self._poison = self.tokenizer.encode(POISON).ids
         self.info = ModelInfo(
             name="fake",
             backend="fake",
@@ -31,13 +32,13 @@ class FakeClassifier(Classifier):
             max_length=64,
         )
 
-    def predict(self, texts: Sequence[str]) -> Probs:
-        self.batches.append(list(texts))
+    def predict_ids(self, ids: Sequence[Sequence[int]]) -> Probs:
+        self.batches.append([list(row) for row in ids])
         if self.delay_s:
             time.sleep(self.delay_s)  # a slow model: the behaviour under test
-        if POISON in texts:
+        if self._poison in self.batches[-1]:
             raise RuntimeError("poisoned batch")
-        return super().predict(texts)
+        return super().predict_ids(ids)
 
     def _forward(self, input_ids: IntArray, attention_mask: IntArray) -> npt.NDArray[np.floating]:
         length = attention_mask.sum(axis=1).astype(np.float32)

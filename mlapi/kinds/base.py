@@ -85,6 +85,16 @@ class Servable(abc.ABC):
     def run(self, keys: list[str]) -> list[bytes]:
         """One stored value per key (what the cache holds)."""
 
+    def tokenize(self, keys: list[str]) -> list[list[int]] | None:
+        """Token ids per key, made where the request is read (the HTTP process), so that the
+        batcher can group by length and the worker only runs the model; None: not a text
+        model, or one that tokenizes in `run`."""
+        return None
+
+    def run_tokens(self, keys: list[str], tokens: list[list[int]]) -> list[bytes]:
+        """`run`, given `tokenize`'s ids for the same keys."""
+        return self.run(keys)
+
     @abc.abstractmethod
     def decode(self, values: list[bytes]) -> Decoded:
         """Stored values as numbers, one row per value."""

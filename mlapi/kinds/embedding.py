@@ -41,6 +41,7 @@ class EmbeddingServable(Servable):
         self.version = version
         self.info = model.info
         self.fingerprint = model.info.fingerprint
+        self.tokenizer = model.tokenizer  # also in the HTTP process's copy
         self.dim = self.width = model.width
         self.max_length = model.info.max_length
         self.pooling = model.folder.pooling
@@ -55,6 +56,13 @@ class EmbeddingServable(Servable):
     def run(self, keys: list[str]) -> list[bytes]:
         vectors, counts = self.model.predict_counted(keys)
         return [encode(v, n) for v, n in zip(vectors, counts, strict=True)]
+
+    def tokenize(self, keys: list[str]) -> list[list[int]]:
+        return [encoding.ids for encoding in self.tokenizer.encode_batch(keys)]
+
+    def run_tokens(self, keys: list[str], tokens: list[list[int]]) -> list[bytes]:
+        vectors = self.model.predict_ids(tokens)
+        return [encode(v, len(ids)) for v, ids in zip(vectors, tokens, strict=True)]
 
     def valid(self, value: bytes) -> bool:
         if len(value) != COUNT.size + 4 * self.dim:

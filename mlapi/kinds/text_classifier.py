@@ -64,6 +64,7 @@ class ClassifierServable(Servable):
         self.version = version
         self.info = classifier.info
         self.fingerprint = classifier.info.fingerprint
+        self.tokenizer = classifier.tokenizer  # also in the HTTP process's copy
         self.labels = classifier.info.labels
         self.width = len(self.labels)
         self.max_length = classifier.info.max_length
@@ -75,6 +76,12 @@ class ClassifierServable(Servable):
 
     def run(self, keys: list[str]) -> list[bytes]:
         return encode_rows(self.labels, self.classifier.predict(keys))
+
+    def tokenize(self, keys: list[str]) -> list[list[int]]:
+        return [encoding.ids for encoding in self.tokenizer.encode_batch(keys)]
+
+    def run_tokens(self, keys: list[str], tokens: list[list[int]]) -> list[bytes]:
+        return encode_rows(self.labels, self.classifier.predict_ids(tokens))
 
     def decode(self, values: list[bytes]) -> Decoded:
         return decode_rows(values)

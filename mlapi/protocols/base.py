@@ -16,7 +16,7 @@ from mlapi.kinds import Capability
 JSON = "application/json"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Call:
     """One inference request, as the endpoint read it: body, headers (lower-case names) and
     the route's path parameters."""

@@ -122,18 +122,26 @@ class TextModel(abc.ABC):
         """One row of `width` values per text."""
         return self.predict_counted(texts)[0]
 
+    @property
+    def tokenizer(self) -> Tokenizer:
+        """The tokenizer, truncating at the model's max_length and padding nothing."""
+        return self._tokenizer
+
     def predict_counted(self, texts: Sequence[str]) -> tuple[Probs, list[int]]:
         """`predict`, and the tokens of each text (one tokenization for both)."""
-        if not texts:
-            return np.zeros((0, self.width), dtype=np.float32), []
-        encodings = self._tokenizer.encode_batch(list(texts))
-        ids = [encoding.ids for encoding in encodings]
+        ids = [encoding.ids for encoding in self._tokenizer.encode_batch(list(texts))]
+        return self.predict_ids(ids), [len(row) for row in ids]
+
+    def predict_ids(self, ids: Sequence[Sequence[int]]) -> Probs:
+        """`predict` on texts tokenized already (by `tokenizer`, elsewhere)."""
+        if not ids:
+            return np.zeros((0, self.width), dtype=np.float32)
         lengths = [len(row) for row in ids]
-        out = np.empty((len(texts), self.width), dtype=np.float32)
+        out = np.empty((len(ids), self.width), dtype=np.float32)
         for bucket in length_buckets(lengths, self._max_batch_size):
             input_ids, mask = self._pad([ids[i] for i in bucket])
             out[bucket] = self._head(self._forward(input_ids, mask), mask)
-        return out, lengths
+        return out
 
     @abc.abstractmethod
     def _head(self, outputs: npt.NDArray[np.floating], mask: IntArray) -> Probs:

@@ -135,6 +135,13 @@ class ServingSettings(BaseSettings):
     # Batching
     max_batch_size: int = Field(64, ge=1, description="Texts per forward pass at most.")
     max_wait_ms: float = Field(2.0, ge=0, description="How long a batch waits to fill up.")
+    max_batch_tokens: int = Field(
+        8192,
+        ge=0,
+        description="Text models: tokens per batch at most, counted padded to the batch's "
+        "longest text (0: only MLAPI_MAX_BATCH_SIZE counts). Texts of similar length are "
+        "batched together.",
+    )
     max_queue: int = Field(1024, ge=1, description="Texts waiting for the model; beyond: 503.")
     retry_after_s: int = Field(1, ge=1, description="Retry-After sent with an overload 503.")
 

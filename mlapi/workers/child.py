@@ -50,9 +50,9 @@ def serve(inbox: BinaryIO, outbox: BinaryIO) -> int:
     while (message := protocol.read(inbox)) is not None:
         if message[0] == "stop":
             break
-        _, batch_id, keys = message
+        _, batch_id, keys, tokens = message
         try:
-            rows = servable.run(keys)
+            rows = servable.run(keys) if tokens is None else servable.run_tokens(keys, tokens)
         except Exception as exc:  # a failed batch: its requests fail, the worker lives on
             logger.error("batch failed: %s", "".join(traceback.format_exception(exc)))
             protocol.write(outbox, ("error", batch_id, f"{type(exc).__name__}: {exc}"))

@@ -16,9 +16,15 @@ class InProcess:
         self._servable = servable
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlapi-model")
 
-    async def __call__(self, keys: list[str]) -> list[bytes | Exception]:
+    async def __call__(
+        self, keys: list[str], tokens: list[list[int]] | None = None
+    ) -> list[bytes | Exception]:
         loop = asyncio.get_running_loop()
-        rows = await loop.run_in_executor(self._executor, self._servable.run, keys)
+        servable = self._servable
+        if tokens is None:
+            rows = await loop.run_in_executor(self._executor, servable.run, keys)
+        else:
+            rows = await loop.run_in_executor(self._executor, servable.run_tokens, keys, tokens)
         return list(rows)
 
     def describe(self) -> list[dict[str, Any]]:

@@ -64,19 +64,24 @@ class WorkerPool:
         self._alive.set(self.count)
         return servable
 
-    async def __call__(self, keys: list[str]) -> list[Result]:
+    async def __call__(
+        self, keys: list[str], tokens: list[list[int]] | None = None
+    ) -> list[Result]:
         """One result per key: encoded rows, or the error of a text that kills the model."""
         assert self.poison is not None
+        ids = None if tokens is None else dict(zip(keys, tokens, strict=True))
         results: dict[str, Result] = {}
         for key in await self.poison.find(keys):
             self._refused.inc()
             results[key] = InputCrashedModel("this input crashed the model before; refused")
         todo = [k for k in keys if k not in results]
         if todo:
-            await self._isolate(todo, results)
+            await self._isolate(todo, results, ids)
         return [results[k] for k in keys]
 
-    async def _isolate(self, keys: list[str], results: dict[str, Result]) -> None:
+    async def _isolate(
+        self, keys: list[str], results: dict[str, Result], ids: dict[str, list[int]] | None
+    ) -> None:
         """Run `keys`; after a death, once more; after two, each text alone.
 
         Alone, the texts that do not kill are answered and the one that does is found with a
@@ -84,7 +89,7 @@ class WorkerPool:
         single texts find it sooner than halving (one restart per halving step)."""
         for attempt in range(2):
             try:
-                rows = await self._dispatch(keys)
+                rows = await self._dispatch(keys, ids)
             except WorkerDied as exc:
                 logger.warning("%s (attempt %d, %d texts)", exc, attempt + 1, len(keys))
                 continue
@@ -92,7 +97,7 @@ class WorkerPool:
             return
         for key in keys if len(keys) > 1 else []:
             try:
-                results[key] = (await self._dispatch([key]))[0]
+                results[key] = (await self._dispatch([key], ids))[0]
             except WorkerDied:
                 await self._poisoned(key, results)
         if len(keys) == 1:
@@ -105,13 +110,14 @@ class WorkerPool:
         logger.error("an input killed the model's worker; isolated and refused from now on")
         results[key] = InputCrashedModel("this input crashed the model; refused")
 
-    async def _dispatch(self, keys: list[str]) -> list[bytes]:
+    async def _dispatch(self, keys: list[str], ids: dict[str, list[int]] | None) -> list[bytes]:
+        tokens = None if ids is None else [ids[k] for k in keys]
         while True:  # skip entries of dead workers and second entries of busy ones
             worker = await self._idle.get()
             if worker.state == "idle":
                 break
         try:
-            rows = await worker.run(keys)
+            rows = await worker.run(keys, tokens)
         finally:
             if worker.alive:
                 self._idle.put_nowait(worker)

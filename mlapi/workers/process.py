@@ -87,7 +87,7 @@ class WorkerProcess:
     def alive(self) -> bool:
         return self.state in ("idle", "busy")
 
-    async def run(self, keys: list[str]) -> list[bytes]:
+    async def run(self, keys: list[str], tokens: list[list[int]] | None = None) -> list[bytes]:
         """One batch; `WorkerDied` if the process ends first, `ModelFailure` if the model raised."""
         proc = self._proc
         if proc is None or proc.stdin is None or not self.alive:
@@ -97,7 +97,7 @@ class WorkerProcess:
         self._pending = (batch_id, future)
         self.state = "busy"
         try:
-            proc.stdin.write(protocol.pack(("run", batch_id, keys)))
+            proc.stdin.write(protocol.pack(("run", batch_id, keys, tokens)))
             await proc.stdin.drain()
         except (ConnectionError, RuntimeError):
             pass  # the reader sees the end of the process and fails the future

@@ -8,8 +8,11 @@ from typing import Any, Protocol
 class Runner(Protocol):
     count: int  # batches it can run at once
 
-    async def __call__(self, keys: list[str]) -> list[bytes | Exception]:
-        """One result per key: its encoded row, or the error for that key alone."""
+    async def __call__(
+        self, keys: list[str], tokens: list[list[int]] | None = None
+    ) -> list[bytes | Exception]:
+        """One result per key: its encoded row, or the error for that key alone. `tokens`:
+        each key's token ids, made by the servable's `tokenize`."""
 
     def describe(self) -> list[dict[str, Any]]:
         """The worker processes, for /stats (none in-process)."""

@@ -17,13 +17,17 @@ class Recorder:
 
     def __init__(self, delay_s: float = 0.0, gate: asyncio.Event | None = None) -> None:
         self.calls: list[list[str]] = []
+        self.tokens: list[list[list[int]] | None] = []
         self.delay_s = delay_s
         self.gate = gate
         self.entered = asyncio.Event()
         self.running = self.peak = 0
 
-    async def __call__(self, texts: list[str]) -> Sequence[str | Exception]:
+    async def __call__(
+        self, texts: list[str], tokens: list[list[int]] | None = None
+    ) -> Sequence[str | Exception]:
         self.calls.append(texts)
+        self.tokens.append(tokens)
         self.running += 1
         self.peak = max(self.peak, self.running)
         self.entered.set()
@@ -71,7 +75,7 @@ def test_batches_never_exceed_max_batch_size() -> None:
 
 
 def test_a_failed_batch_fails_every_waiter() -> None:
-    async def broken(texts: list[str]) -> Sequence[str | Exception]:
+    async def broken(texts: list[str], tokens: object = None) -> Sequence[str | Exception]:
         raise ValueError("boom")
 
     async def scenario() -> list[BaseException | list[str]]:
@@ -139,7 +143,9 @@ def test_batches_run_side_by_side_up_to_the_concurrency() -> None:
             self.concurrency = concurrency
             self.all_in = asyncio.Event()
 
-        async def __call__(self, texts: list[str]) -> Sequence[str | Exception]:
+        async def __call__(
+            self, texts: list[str], tokens: object = None
+        ) -> Sequence[str | Exception]:
             self.running += 1
             self.peak = max(self.peak, self.running)
             if self.running == self.concurrency:
@@ -165,7 +171,9 @@ def test_batches_run_side_by_side_up_to_the_concurrency() -> None:
 
 def test_an_error_for_one_text_fails_only_its_request() -> None:
     class Picky(Recorder):
-        async def __call__(self, texts: list[str]) -> Sequence[str | Exception]:
+        async def __call__(
+            self, texts: list[str], tokens: object = None
+        ) -> Sequence[str | Exception]:
             return [ModelFailure("no") if t == "bad" else t.upper() for t in texts]
 
     async def scenario() -> list[BaseException | list[str]]:
@@ -224,3 +232,61 @@ def test_a_cancelled_request_does_not_cancel_the_text_for_others() -> None:
             await batcher.close(timeout=5)
 
     assert asyncio.run(scenario()) == ["SHARED"]
+
+
+def _tokens(text: str) -> list[int]:
+    """A text's stand-in token ids: one per character."""
+    return list(range(len(text)))
+
+
+def run_tokenized(texts: list[str], **options: int) -> tuple[Recorder, list[tuple[int, int]]]:
+    """Every text queued at once with its ids; (real, padded) tokens of each batch."""
+    runner = Recorder()
+    seen: list[tuple[int, int]] = []
+
+    async def scenario() -> None:
+        batcher = Batcher(
+            runner,
+            max_batch_size=options.get("max_batch_size", 8),
+            max_wait_ms=20,
+            max_queue=64,
+            max_batch_tokens=options.get("max_batch_tokens", 0),
+            on_batch=lambda size, seconds, real, padded: seen.append((real, padded)),
+        )
+        batcher.start()
+        try:
+            answers = await asyncio.gather(
+                *(batcher.submit([text], [_tokens(text)]) for text in texts)
+            )
+            assert answers == [[text.upper()] for text in texts]
+        finally:
+            await batcher.close(timeout=5)
+
+    asyncio.run(scenario())
+    return runner, seen
+
+
+def test_batches_are_made_by_padded_tokens_and_grouped_by_length() -> None:
+    short = [f"s{i:02d}" for i in range(6)]  # 3 tokens each
+    long = ["L" * 30, "M" * 29]
+    runner, seen = run_tokenized([short[0], long[0], *short[1:], long[1]], max_batch_tokens=64)
+    by_batch = [set(map(len, call)) for call in runner.calls]
+    assert {3} in by_batch and {29, 30} in by_batch  # no long text pads the short ones
+    assert all(padded <= 64 for _, padded in seen)
+    assert sum(real for real, _ in seen) == 6 * 3 + 30 + 29
+    for texts, tokens in zip(runner.calls, runner.tokens, strict=True):
+        assert tokens == [_tokens(t) for t in texts]  # each text's own ids, in its place
+
+
+def test_the_oldest_text_is_never_passed_over() -> None:
+    texts = ["x" * 40, *(f"s{i}" for i in range(12))]
+    runner, _ = run_tokenized(texts, max_batch_tokens=48, max_batch_size=4)
+    assert runner.calls[0] == [texts[0]]  # oldest first, alone: it fills the budget by itself
+    assert sorted(t for call in runner.calls for t in call) == sorted(texts)
+
+
+def test_without_a_token_budget_only_the_count_and_padding_bound() -> None:
+    texts = [f"s{i}" for i in range(10)]
+    runner, seen = run_tokenized(texts, max_batch_size=4)
+    assert [len(call) for call in runner.calls] == [4, 4, 2]
+    assert all(real == padded for real, padded in seen)  # same lengths: no padding

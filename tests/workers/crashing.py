@@ -18,15 +18,23 @@ SLOW = "slow:"  # a text starting with this holds its batch for 0.6 s
 BROKEN = "this text raises in the model"
 
 
+def _misbehave(keys: list[str]) -> None:
+    if POISON in keys:
+        os.kill(os.getpid(), signal.SIGKILL)
+    if BROKEN in keys:
+        raise RuntimeError("the model failed on this batch")
+    if any(k.startswith(SLOW) for k in keys):
+        time.sleep(0.6)  # a slow batch: the behaviour under test
+
+
 class CrashingServable(ClassifierServable):
     def run(self, keys: list[str]) -> list[bytes]:
-        if POISON in keys:
-            os.kill(os.getpid(), signal.SIGKILL)
-        if BROKEN in keys:
-            raise RuntimeError("the model failed on this batch")
-        if any(k.startswith(SLOW) for k in keys):
-            time.sleep(0.6)  # a slow batch: the behaviour under test
+        _misbehave(keys)
         return super().run(keys)
+
+    def run_tokens(self, keys: list[str], tokens: list[list[int]]) -> list[bytes]:
+        _misbehave(keys)
+        return super().run_tokens(keys, tokens)
 
 
 class CrashingKind(TextClassifierKind):
