@@ -56,5 +56,4 @@ class DataPlane:
         with deployment.use():
             keys = deployment.servable.keys(items, deployment.settings)
             values, outcome = await deployment.predict(keys)
-        version = deployment.version if deployment.canary is None else deployment.versions_for(keys)
-        return Result(values, outcome, version, deployment.servable)
+        return Result(values, outcome, deployment.versions_for(keys), deployment.servable)
