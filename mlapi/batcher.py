@@ -5,6 +5,8 @@ a batch holds the oldest waiting text and the waiting texts closest to it in len
 as the padded batch (longest text x count) stays within `max_batch_tokens` and its padding
 within `PADDING_SLACK` of its real tokens. A long text waits for a batch of its own length
 rather than pad short ones to its length; it is never passed over once it is the oldest.
+A model that runs unpadded (`packed`) pays for real tokens only: its batches are bounded by
+their real tokens, and lengths are still grouped (its attention pads within a batch).
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ logger = logging.getLogger("mlapi.batcher")
 PADDING_SLACK = 1.25
 PADDING_FREE = 8
 Runner = Callable[[list[str], list[list[int]] | None], Awaitable[Sequence[T | Exception]]]
-OnBatch = Callable[[int, float, int, int], None]  # texts, seconds, real tokens, padded tokens
+# texts, seconds, real tokens, tokens the projections ran (padded batch, or real when packed)
+OnBatch = Callable[[int, float, int, int], None]
 
 
 @dataclass(slots=True)
@@ -62,6 +65,7 @@ class Batcher(Generic[T]):
         max_wait_ms: float,
         max_queue: int,
         max_batch_tokens: int = 0,
+        packed: bool = False,
         retry_after_s: int = 1,
         model: str = "default",
         on_batch: OnBatch | None = None,
@@ -69,6 +73,7 @@ class Batcher(Generic[T]):
         self._runner = runner
         self._max_batch_size = max_batch_size
         self._max_tokens = max_batch_tokens or 1 << 62  # 0: count only
+        self._packed = packed
         self._max_wait = max_wait_ms / 1000
         self._max_queue = max_queue
         self._waiting: deque[_Item[T]] = deque()
@@ -163,8 +168,13 @@ class Batcher(Generic[T]):
                 break
             length = len(waiting[index].tokens or ())
             width = max(longest, length)
-            padded = width * (len(chosen) + 1)
-            if padded > self._max_tokens or padded > PADDING_SLACK * (real + length) + PADDING_FREE:
+            if self._packed:  # real tokens are the cost; the nearest lengths still come first
+                over = real + length > self._max_tokens
+            else:
+                padded = width * (len(chosen) + 1)
+                slack = PADDING_SLACK * (real + length) + PADDING_FREE
+                over = padded > self._max_tokens or padded > slack
+            if over:
                 continue
             chosen.append(index)
             longest, real = width, real + length
@@ -235,9 +245,9 @@ class Batcher(Generic[T]):
             seconds = time.perf_counter() - started
             self._inference.observe(seconds)
             if self._on_batch is not None:
-                self._on_batch(
-                    len(distinct), seconds, sum(lengths), max(lengths, default=0) * len(lengths)
-                )
+                real = sum(lengths)
+                padded = real if self._packed else max(lengths, default=0) * len(lengths)
+                self._on_batch(len(distinct), seconds, real, padded)
 
     def _release(self, items: Sequence[_Item[T]]) -> None:
         in_flight = self._in_flight

@@ -68,6 +68,7 @@ class Deployment:
             max_queue=max(settings.max_queue, kind.max_items(settings)),  # a request fits
             on_batch=self.stats.batch,
             tokenize=servable.tokenize,
+            packed=servable.packed,
         )
         self.loaded_at = time.time()
         self.inflight = 0

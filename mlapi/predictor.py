@@ -26,6 +26,7 @@ class Predictor:
         max_queue: int | None = None,
         on_batch: OnBatch | None = None,
         tokenize: Tokenize | None = None,
+        packed: bool = False,
     ) -> None:
         self.cache = cache
         self._tokenize = tokenize
@@ -36,6 +37,7 @@ class Predictor:
             max_wait_ms=settings.max_wait_ms,
             max_queue=max_queue or settings.max_queue,
             max_batch_tokens=settings.max_batch_tokens,
+            packed=packed,
             retry_after_s=settings.retry_after_s,
             model=model,
             on_batch=on_batch,

@@ -72,6 +72,7 @@ class Servable(abc.ABC):
     width: int = 0  # values per row
     input_width: int | None = None  # numbers per input row (tabular); None: texts
     max_length: int = 0  # tokens a text model reads of a text; 0: not a text model
+    packed: bool = False  # runs unpadded: batched by real tokens, whatever their lengths
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k not in self.runtime_attrs}

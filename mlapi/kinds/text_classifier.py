@@ -68,6 +68,7 @@ class ClassifierServable(Servable):
         self.labels = classifier.info.labels
         self.width = len(self.labels)
         self.max_length = classifier.info.max_length
+        self.packed = classifier.packed
         selection = classifier.info.selection or {}
         self.reload_saves_memory = bool(selection.get("stored") and not selection.get("reused"))
 

@@ -104,6 +104,9 @@ class TextModel(abc.ABC):
     """
 
     info: ModelInfo
+    # The projections run on real tokens only (no padding): batches are then made by real
+    # tokens, whatever their lengths (mlapi/runtime/packed.py).
+    packed: bool = False
 
     def __init__(self, tokenizer: Tokenizer, max_length: int, max_batch_size: int) -> None:
         tokenizer.no_padding()

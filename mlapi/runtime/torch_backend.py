@@ -1,7 +1,12 @@
-"""PyTorch backend: transformers `from_pretrained`, fp32 or bf16 weights, `inference_mode`."""
+"""PyTorch backend: transformers `from_pretrained`, fp32 or bf16 weights, `inference_mode`.
+
+BERT and DistilBERT classifiers run unpadded (mlapi/runtime/packed.py); other architectures
+run the model's own padded forward.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -12,11 +17,14 @@ from mlapi.runtime.base import (
     Classifier,
     IntArray,
     ModelInfo,
+    Probs,
     fingerprint,
     labels_from_config,
     max_length_from_config,
     read_config,
+    softmax,
 )
+from mlapi.runtime.packed import Packing, packed_forward
 
 
 class TorchClassifier(Classifier):
@@ -46,6 +54,8 @@ class TorchClassifier(Classifier):
             # as fast as bf16 matmuls with fp32 norms, no fp32 copy of any weight, and inside
             # the fidelity bounds on the trained MiniLM (docs/variants.md).
             self._model.to(torch.bfloat16)
+        self._packed = packed_forward(self._model)
+        self.packed = self._packed is not None
         length = max_length_from_config(config, max_length)
         super().__init__(tokenizer.backend_tokenizer, length, max_batch_size)
         files = [model_dir / "config.json", model_dir / "tokenizer.json"]
@@ -55,7 +65,10 @@ class TorchClassifier(Classifier):
             name=str(config.get("_name_or_path") or model_dir.name),
             backend=variant,
             fingerprint=fingerprint(
-                [f for f in files if f.is_file()], variant, f"max_length={length}"
+                [f for f in files if f.is_file()],
+                variant,
+                f"max_length={length}",
+                *(["packed"] if self.packed else []),
             ),
             labels=labels_from_config(config),
             max_length=length,
@@ -70,3 +83,19 @@ class TorchClassifier(Classifier):
             ).logits
         result: npt.NDArray[np.floating] = logits.float().numpy()
         return result
+
+    def predict_ids(self, ids: Sequence[Sequence[int]]) -> Probs:
+        if self._packed is None:
+            return super().predict_ids(ids)
+        if not ids:
+            return np.zeros((0, self.width), dtype=np.float32)
+        # Shortest first, max_batch_size texts per forward: each batch's attention groups
+        # stay tight; the projections see real tokens only, whatever the lengths.
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        out = np.empty((len(ids), self.width), dtype=np.float32)
+        with self._torch.inference_mode():
+            for start in range(0, len(order), self._max_batch_size):
+                chunk = order[start : start + self._max_batch_size]
+                logits = self._packed(Packing([ids[i] for i in chunk]))
+                out[chunk] = softmax(logits.float().numpy())
+        return out
