@@ -199,6 +199,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
             batch=served.max_batch_size,
             seconds=0.05 if args.smoke else 0.3,
             spin=served.onnx_spin,
+            packed=ceiling.packed_variants(read_config(model_dir)),
         )
         ceiling.add_fractions(ceilings, variants)
     command = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])

@@ -5,9 +5,10 @@ the projections, 2 * (4 h^2 + 2 h ffn) FLOPs per token (query, key, value and ou
 two feed-forward matrices), and attention, 2 * 2 L h FLOPs per token (scores and the weighted
 sum). Embeddings, norms, softmax, GELU and the classification head are left out. Each GEMM is
 charged at the measured rate of the kernel the variant runs it on (bench.gemm), at M = the
-padded tokens per forward pass of the token mix; attention at the rate of the h x h shape. The
-ceiling is the sentences/s those rates allow on that mix: a variant's fraction of it is what
-padding, the non-GEMM work and the runtime leave of the machine's peak.
+padded tokens per forward pass of the token mix, or for a variant that runs unpadded
+(mlapi/runtime/packed.py) M = the real tokens per forward pass; attention at the rate of the
+h x h shape. The ceiling is the sentences/s those rates allow on that mix: a variant's fraction
+of it is what padding, the non-GEMM work and the runtime leave of the machine's peak.
 """
 
 from __future__ import annotations
@@ -36,6 +37,15 @@ VARIANT_KERNELS: dict[str, dict[str, str]] = {
     "torch-bf16": dict.fromkeys((*PROJECTIONS, "attention"), "bf16/torch"),
     "torch-fp32": dict.fromkeys((*PROJECTIONS, "attention"), "fp32/torch"),
 }
+
+
+def packed_variants(config: dict[str, Any]) -> list[str]:
+    """The variants that run this architecture unpadded: torch, on BERT and DistilBERT."""
+    from mlapi.runtime.packed import PACKED_CLASSES
+
+    if not PACKED_CLASSES & set(config.get("architectures") or ()):
+        return []
+    return [name for name in VARIANT_KERNELS if name.startswith("torch-")]
 
 
 @dataclass(frozen=True)
@@ -79,51 +89,71 @@ def measure(
     batch: int,
     seconds: float = 0.3,
     spin: bool = False,
+    packed: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """GEMM rates of every kernel at this mix's shapes, and the ceiling of each variant."""
-    m = max(1, round(replay(lengths, batch, batch).tokens_per_forward))
+    """GEMM rates of every kernel at this mix's shapes, and the ceiling of each variant;
+    `packed`: the variants that run unpadded (their GEMMs' M is the real tokens)."""
+    passes = replay(lengths, batch, batch)
+    m = max(1, round(passes.tokens_per_forward))
+    m_real = max(1, round(sum(lengths) / -(-len(lengths) // batch)))
     h, f = encoder.hidden, encoder.ffn
-    shapes = {
-        "h x h": gemm.Shape(m, h, h),
-        "h x ffn": gemm.Shape(m, h, f),
-        "ffn x h": gemm.Shape(m, f, h),
-    }
+    packed_kernels = {k for name in packed for k in VARIANT_KERNELS[name].values()}
     kernels: dict[str, Any] = {}
     for kernel in gemm.KERNELS:
         why = gemm.unavailable(kernel)
         if why is not None:
             kernels[kernel] = {"skipped": why}
             continue
-        rates = {
-            label: round(gemm.rate(kernel, shape, threads, seconds=seconds, spin=spin), 1)
-            for label, shape in shapes.items()
-        }
-        kernels[kernel] = {"gflops": rates}
+        kernels[kernel] = {}
+        for key, rows in (("gflops", m), ("gflops_packed", m_real)):
+            if key == "gflops_packed" and kernel not in packed_kernels:
+                continue
+            shapes = {
+                "h x h": gemm.Shape(rows, h, h),
+                "h x ffn": gemm.Shape(rows, h, f),
+                "ffn x h": gemm.Shape(rows, f, h),
+            }
+            kernels[kernel][key] = {
+                label: round(gemm.rate(kernel, shape, threads, seconds=seconds, spin=spin), 1)
+                for label, shape in shapes.items()
+            }
     flops = encoder.flops(lengths)
     shape_of = {"qkv": "h x h", "out": "h x h", "ffn1": "h x ffn", "ffn2": "ffn x h"}
     shape_of["attention"] = "h x h"
 
-    def ceiling(mapping: dict[str, str]) -> float | None:
+    def ceiling(mapping: dict[str, str], key: str = "gflops") -> float | None:
         if any("skipped" in kernels[k] for k in mapping.values()):
             return None
         seconds_per_sentence = sum(
-            flops[part] / (kernels[kernel]["gflops"][shape_of[part]] * 1e9)
+            flops[part] / (kernels[kernel][key][shape_of[part]] * 1e9)
             for part, kernel in mapping.items()
         )
         return round(1 / float(seconds_per_sentence), 1)
 
     for kernel, found in kernels.items():
-        found["ceiling_sentences_per_s"] = ceiling(dict.fromkeys(shape_of, kernel))
+        for key in ("gflops", "gflops_packed"):
+            if key in found:
+                suffix = key.removeprefix("gflops")
+                found[f"ceiling_sentences_per_s{suffix}"] = ceiling(
+                    dict.fromkeys(shape_of, kernel), key
+                )
     return {
         "threads": threads,
         "encoder": {"hidden": h, "ffn": f, "layers": encoder.layers},
         "batch": batch,
         "mean_tokens": round(sum(lengths) / len(lengths), 2),
         "m": m,
+        "m_packed": m_real,
         "gflop_per_sentence": round(sum(flops.values()) / 1e9, 4),
         "kernels": kernels,
         "variants": {
-            name: {"kernels": mapping, "ceiling_sentences_per_s": ceiling(mapping)}
+            name: {
+                "kernels": mapping,
+                "packed": name in packed,
+                "ceiling_sentences_per_s": ceiling(
+                    mapping, "gflops_packed" if name in packed else "gflops"
+                ),
+            }
             for name, mapping in VARIANT_KERNELS.items()
         },
     }
@@ -147,31 +177,37 @@ def table(roofline: dict[str, Any]) -> list[str]:
         f"Roofline ({roofline['threads']} threads): {enc['layers']} layers, "
         f"hidden {enc['hidden']}, FFN {enc['ffn']}; real-text mix of "
         f"{roofline['mean_tokens']} tokens per sentence, "
-        f"M = {roofline['m']} padded tokens per forward pass at batch {roofline['batch']}; "
+        f"M = {roofline['m']} padded tokens per forward pass at batch {roofline['batch']} "
+        f"(unpadded: {roofline.get('m_packed', '—')} real tokens); "
         f"{roofline['gflop_per_sentence']} GFLOP per sentence (projections and attention).",
         "",
-        "| precision | runtime | GFLOP/s h x h | h x ffn | ffn x h | ceiling sentences/s |",
-        "|---|---|---|---|---|---|",
+        "| precision | runtime | M | GFLOP/s h x h | h x ffn | ffn x h | ceiling sentences/s |",
+        "|---|---|---|---|---|---|---|",
     ]
     for kernel, found in roofline["kernels"].items():
         precision, runtime = kernel.split("/")
         if "skipped" in found:
-            lines.append(f"| {precision} | {runtime} | {found['skipped']} | | | |")
+            lines.append(f"| {precision} | {runtime} | | {found['skipped']} | | | |")
             continue
-        rates = found["gflops"]
-        lines.append(
-            f"| {precision} | {runtime} | {rates['h x h']} | {rates['h x ffn']} | "
-            f"{rates['ffn x h']} | {found['ceiling_sentences_per_s']} |"
-        )
+        for key, m in (("gflops", roofline["m"]), ("gflops_packed", roofline.get("m_packed"))):
+            if key not in found:
+                continue
+            rates = found[key]
+            top = found[f"ceiling_sentences_per_s{key.removeprefix('gflops')}"]
+            lines.append(
+                f"| {precision} | {runtime} | {m} | {rates['h x h']} | {rates['h x ffn']} | "
+                f"{rates['ffn x h']} | {top} |"
+            )
     lines += [
         "",
-        "| variant | ceiling sentences/s | model-only sentences/s, real text | of ceiling |",
-        "|---|---|---|---|",
+        "| variant | runs | ceiling sentences/s | model-only sentences/s, real text | of ceiling |",
+        "|---|---|---|---|---|",
     ]
     for name, row in roofline["variants"].items():
         ceiling = row["ceiling_sentences_per_s"] or "—"
+        runs = "unpadded" if row.get("packed") else "padded"
         lines.append(
-            f"| {name} | {ceiling} | {row.get('sentences_per_s', '—')} | "
+            f"| {name} | {runs} | {ceiling} | {row.get('sentences_per_s', '—')} | "
             f"{row.get('of_ceiling', '—')} |"
         )
     return lines

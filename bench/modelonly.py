@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.sentences import cold_sentences
-from bench.tokens import replay
+from bench.tokens import Replay, replay
 from mlapi.runtime import load_classifier
 from mlapi.runtime.base import TextModel
 from mlapi.settings import Settings
@@ -52,7 +52,10 @@ def real_text(model: TextModel, texts: list[str], batch: int, seconds: float) ->
         lengths += model.predict_counted(texts[start : start + batch])[1]
     elapsed = time.perf_counter() - started
     passes = replay(lengths, batch, batch)
+    if model.packed:  # every forward runs its real tokens only
+        passes = Replay(passes.real_tokens, passes.real_tokens, -(-len(lengths) // batch))
     return {
+        "packed": model.packed,
         "sentences_per_s": round(len(lengths) / elapsed, 1),
         "tokens_per_s": round(sum(lengths) / elapsed, 1),
         "mean_tokens": round(sum(lengths) / len(lengths), 2),

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.ceiling import Encoder, add_fractions, measure, table
+from bench.ceiling import Encoder, add_fractions, measure, packed_variants, table
 from bench.machine import describe
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         batch=args.batch,
         seconds=args.seconds,
         spin=served.onnx_spin,
+        packed=packed_variants(read_config(model_dir)),
     )
     model_only: dict[str, Any] = {}
     if args.model_only:

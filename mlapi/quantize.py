@@ -17,11 +17,15 @@ products are exact on AVX2, AVX-512 VNNI and AMX alike.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+# (projections reading the same input, k, n) of a MatMul -> leave it in fp32
+Keep = Callable[[int, int, int], bool]
 
 
 def quantize_weight(
@@ -73,12 +77,14 @@ def quantize_per_token(
     weight_bits: int = 7,
     activation_bits: int = 8,
     mixed: bool = False,
+    keep: Keep | None = None,
 ) -> Path:
     """Rewrite the fp32 model at `source` with per-token int8 MatMuls into `target`.
 
     `mixed`: leave the projections that int8 hurts most in fp32, found by shape so that it
     holds for any encoder: an input shared by several projections (query, key, value) and
     down-projections (more inputs than outputs: the second feed-forward layer, the head).
+    `keep`: any other choice, given (projections reading the same input, k, n) of a MatMul.
     """
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -95,14 +101,16 @@ def quantize_per_token(
             projections[node.input[0]] = projections.get(node.input[0], 0) + 1
 
     def sensitive(node: onnx.NodeProto, dims: list[int]) -> bool:
-        return projections[node.input[0]] > 1 or dims[0] > dims[1]
+        if keep is not None:
+            return keep(projections[node.input[0]], dims[0], dims[1])
+        return mixed and (projections[node.input[0]] > 1 or dims[0] > dims[1])
 
     inits: list[onnx.TensorProto] = _constants(activation_bits)
     quantized: dict[str, str] = {}  # fp32 input -> prefix of its u8 tensor, scale, zero point
     nodes: list[onnx.NodeProto] = []
     for node in graph.node:
         weight = weights.get(node.input[1]) if node.op_type == "MatMul" else None
-        if weight is None or len(weight.dims) != 2 or mixed and sensitive(node, weight.dims):
+        if weight is None or len(weight.dims) != 2 or sensitive(node, list(weight.dims)):
             nodes.append(node)
             continue
         if node.input[0] not in quantized:

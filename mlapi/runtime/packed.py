@@ -122,6 +122,9 @@ _FORWARDS: dict[str, Callable[[Any, Packing], Tensor]] = {
 }
 
 
+PACKED_CLASSES = frozenset(_FORWARDS)
+
+
 def packed_forward(model: nn.Module) -> Callable[[Packing], Tensor] | None:
     """The unpadded forward for this model's class, or None (then the padded one serves)."""
     forward = _FORWARDS.get(type(model).__name__)

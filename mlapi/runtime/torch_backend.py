@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -36,6 +37,7 @@ class TorchClassifier(Classifier):
         max_length: int | None,
         max_batch_size: int,
         bf16: bool = False,
+        unpadded: bool = True,
     ) -> None:
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -54,7 +56,7 @@ class TorchClassifier(Classifier):
             # as fast as bf16 matmuls with fp32 norms, no fp32 copy of any weight, and inside
             # the fidelity bounds on the trained MiniLM (docs/variants.md).
             self._model.to(torch.bfloat16)
-        self._packed = packed_forward(self._model)
+        self._packed = packed_forward(self._model) if unpadded else None
         self.packed = self._packed is not None
         length = max_length_from_config(config, max_length)
         super().__init__(tokenizer.backend_tokenizer, length, max_batch_size)
@@ -73,6 +75,11 @@ class TorchClassifier(Classifier):
             labels=labels_from_config(config),
             max_length=length,
         )
+
+    @property
+    def module(self) -> Any:
+        """The transformers model (bf16 or fp32), in eval mode."""
+        return self._model
 
     def _forward(self, input_ids: IntArray, attention_mask: IntArray) -> npt.NDArray[np.floating]:
         torch = self._torch

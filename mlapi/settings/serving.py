@@ -139,8 +139,8 @@ class ServingSettings(BaseSettings):
         8192,
         ge=0,
         description="Text models: tokens per batch at most, counted padded to the batch's "
-        "longest text (0: only MLAPI_MAX_BATCH_SIZE counts). Texts of similar length are "
-        "batched together.",
+        "longest text, or real tokens for a model that runs unpadded (0: only "
+        "MLAPI_MAX_BATCH_SIZE counts). Texts of similar length are batched together.",
     )
     max_queue: int = Field(1024, ge=1, description="Texts waiting for the model; beyond: 503.")
     retry_after_s: int = Field(1, ge=1, description="Retry-After sent with an overload 503.")

@@ -44,3 +44,26 @@ def test_ceilings_and_fractions() -> None:
     ceiling.add_fractions(found, {"onnx-fp32": {"real_text": {"sentences_per_s": fp32 / 4}}})
     assert found["variants"]["onnx-fp32"]["of_ceiling"] == pytest.approx(0.25, abs=0.001)
     assert "| onnx-fp32 |" in "\n".join(ceiling.table(found))
+
+
+def test_unpadded_variants_are_charged_at_their_real_tokens_per_forward() -> None:
+    lengths = [10, 12, 11, 13]  # batches of 2: (10, 12) pads to 24 rows, (11, 13) to 26
+    found = ceiling.measure(
+        ceiling.Encoder(32, 64, 2), lengths, threads=1, batch=2, seconds=0.01, packed=["torch-fp32"]
+    )
+    assert found["m"] == 25 and found["m_packed"] == 23  # 46 real tokens in 2 forwards
+    torch = found["kernels"]["fp32/torch"]
+    assert "gflops_packed" in torch and "gflops_packed" not in found["kernels"]["bf16/torch"]
+    row = found["variants"]["torch-fp32"]
+    assert (
+        row["packed"] and row["ceiling_sentences_per_s"] == torch["ceiling_sentences_per_s_packed"]
+    )
+    assert "| torch-fp32 | unpadded |" in "\n".join(ceiling.table(found))
+
+
+def test_packed_variants_follow_the_architecture() -> None:
+    assert ceiling.packed_variants({"architectures": ["DistilBertForSequenceClassification"]}) == [
+        "torch-bf16",
+        "torch-fp32",
+    ]
+    assert ceiling.packed_variants({"architectures": ["RobertaForSequenceClassification"]}) == []

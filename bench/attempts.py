@@ -1,0 +1,325 @@
+"""`python -m bench.attempts`: ways to do less work per token, each with its speed and fidelity.
+
+Every attempt runs alone (no HTTP) on real SST-2 text in batches of MLAPI_MAX_BATCH_SIZE on
+the benchmark's full-size DistilBERT (speed), and on a trained model's held-out sentences
+against torch fp32 (fidelity: agreement, p99 and max |dp|, a text alone vs in its batch):
+
+- torch bf16 and fp32, padded (the model's own forward) and unpadded (mlapi/runtime/packed.py,
+  what the service runs);
+- torch bf16 through `torch.compile`, on static shapes: texts padded to 16, 32 or 64 tokens
+  and 16 or 64 rows, compiled once at warm-up (longer texts run eager);
+- ONNX Runtime int8 mixes (mlapi.quantize, per-token activations, per-channel weights): 8-bit
+  weights instead of 7; only the feed-forward up-projection in int8, every other layer in fp32;
+- ONNX Runtime `MatMulNBits`, 8-bit weights in blocks of 32 with `accuracy_level` 4 (int8
+  activations per block: batch-independent).
+
+Writes bench/out/attempts-<stamp>.json and .md; `--write-results` appends the section to
+bench/RESULTS.md. Run nothing else meanwhile: the machine's two CPUs are the measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from bench.fidelity import SST2, held_out
+from bench.machine import describe
+from bench.model import full_size_model
+from bench.modelonly import real_text
+from bench.sst2 import real_sentences
+from mlapi.runtime.base import Classifier, IntArray, TextModel
+from mlapi.runtime.calibration import fidelity
+from mlapi.runtime.onnx_backend import OnnxClassifier, onnx_path
+from mlapi.runtime.torch_backend import TorchClassifier
+from mlapi.settings import Settings
+
+OUT = Path(__file__).resolve().parent / "out"
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+Load = Callable[[Path, Path], Classifier]  # (model folder, scratch folder) -> a model
+
+
+class CompiledBuckets(TorchClassifier):
+    """The padded forward through `torch.compile`, each batch padded to a static shape."""
+
+    WIDTHS = (16, 32, 64)
+    ROWS = (16, 64)
+
+    def __init__(self, model_dir: Path, **options: Any) -> None:
+        super().__init__(model_dir, bf16=True, unpadded=False, **options)
+        import torch
+
+        self._compiled = torch.compile(self.module, dynamic=False)
+        started = time.perf_counter()
+        for width in self.WIDTHS:
+            for rows in self.ROWS:
+                ids = np.ones((rows, width), dtype=np.int64)
+                self._run(self._compiled, ids, np.ones_like(ids))
+        self.compile_seconds = round(time.perf_counter() - started, 1)
+
+    def _run(self, model: Any, input_ids: IntArray, mask: IntArray) -> npt.NDArray[np.floating]:
+        torch = self._torch
+        with torch.inference_mode():
+            logits = model(
+                input_ids=torch.from_numpy(input_ids), attention_mask=torch.from_numpy(mask)
+            ).logits
+        result: npt.NDArray[np.floating] = logits.float().numpy()
+        return result
+
+    def _forward(self, input_ids: IntArray, attention_mask: IntArray) -> npt.NDArray[np.floating]:
+        count, width = input_ids.shape
+        wide = next((w for w in self.WIDTHS if w >= width), None)
+        tall = next((r for r in self.ROWS if r >= count), None)
+        if wide is None or tall is None:
+            return self._run(self.module, input_ids, attention_mask)
+        ids = np.zeros((tall, wide), dtype=np.int64)
+        mask = np.zeros((tall, wide), dtype=np.int64)
+        mask[:, 0] = 1  # rows of padding attend to one token: no empty softmax
+        ids[:count, :width], mask[:count, :width] = input_ids, attention_mask
+        return self._run(self._compiled, ids, mask)[:count]
+
+
+def _onnx_copy(model_dir: Path, scratch: Path, write: Callable[[Path, Path], object]) -> Path:
+    """A folder with the model's config and tokenizer and `write(fp32, target)`'s model."""
+    folder = scratch / model_dir.name
+    (folder / "onnx").mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "tokenizer.json"):
+        shutil.copyfile(model_dir / name, folder / name)
+    write(onnx_path(model_dir, "fp32"), onnx_path(folder, "fp32"))
+    return folder
+
+
+def _onnx(write: Callable[[Path, Path], object]) -> Load:
+    def load(model_dir: Path, scratch: Path) -> Classifier:
+        settings = Settings(trial_dir=None)
+        return OnnxClassifier(
+            _onnx_copy(model_dir, scratch, write),
+            variant="fp32",
+            threads=settings.threads,
+            max_length=None,
+            max_batch_size=settings.max_batch_size,
+            spin=settings.onnx_spin,
+        )
+
+    return load
+
+
+def _per_token(**options: Any) -> Callable[[Path, Path], object]:
+    from mlapi.quantize import quantize_per_token
+
+    return lambda source, target: quantize_per_token(source, target, **options)
+
+
+def _matmul_nbits(bits: int, block: int, accuracy_level: int) -> Callable[[Path, Path], object]:
+    def write(source: Path, target: Path) -> None:
+        import onnx
+        from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+        quantizer = MatMulNBitsQuantizer(
+            onnx.load(str(source)),
+            bits=bits,
+            block_size=block,
+            is_symmetric=True,
+            accuracy_level=accuracy_level,
+        )
+        quantizer.process()
+        quantizer.model.save_model_to_file(str(target))
+
+    return write
+
+
+def _torch(**options: Any) -> Load:
+    def load(model_dir: Path, scratch: Path) -> Classifier:
+        settings = Settings(trial_dir=None)
+        return TorchClassifier(
+            model_dir,
+            threads=settings.threads,
+            max_length=None,
+            max_batch_size=settings.max_batch_size,
+            **options,
+        )
+
+    return load
+
+
+def _compiled(model_dir: Path, scratch: Path) -> Classifier:
+    settings = Settings(trial_dir=None)
+    return CompiledBuckets(
+        model_dir,
+        threads=settings.threads,
+        max_length=None,
+        max_batch_size=settings.max_batch_size,
+    )
+
+
+ATTEMPTS: dict[str, tuple[str, Load]] = {  # name -> (precision, loader)
+    "torch-fp32-padded": ("fp32", _torch(unpadded=False)),
+    "torch-fp32-unpadded": ("fp32", _torch()),
+    "torch-bf16-padded": ("bf16", _torch(bf16=True, unpadded=False)),
+    "torch-bf16-unpadded": ("bf16", _torch(bf16=True)),
+    "torch-bf16-compiled": ("bf16", _compiled),
+    "onnx-int8-w8": ("int8", _onnx(_per_token(weight_bits=8))),
+    "onnx-int8-ffn-up": (
+        "int8",
+        _onnx(_per_token(keep=lambda readers, k, n: not (readers == 1 and n > k))),
+    ),
+    "onnx-q8-block32": ("int8", _onnx(_matmul_nbits(8, 32, 4))),
+    "onnx-q8-block128": ("int8", _onnx(_matmul_nbits(8, 128, 4))),
+}
+WHAT = {
+    "torch-fp32-padded": "the model's own forward, length buckets padded",
+    "torch-fp32-unpadded": "packed real tokens, attention per length group (served)",
+    "torch-bf16-padded": "the model's own forward in bf16, length buckets padded",
+    "torch-bf16-unpadded": "packed real tokens in bf16 (served)",
+    "torch-bf16-compiled": "torch.compile, static shapes 16/32/64 tokens x 16/64 rows",
+    "onnx-int8-w8": "per-token int8, 8-bit weights (7-bit in onnx-int8)",
+    "onnx-int8-ffn-up": "per-token int8 on the FFN up-projection only, the rest fp32",
+    "onnx-q8-block32": "MatMulNBits 8-bit, blocks of 32, accuracy_level 4",
+    "onnx-q8-block128": "MatMulNBits 8-bit, blocks of 128, accuracy_level 4",
+}
+
+
+def scores(model: TextModel, texts: Sequence[str], batch: int = 32) -> npt.NDArray[np.float32]:
+    return np.vstack([model.predict(texts[i : i + batch]) for i in range(0, len(texts), batch)])
+
+
+def attempt(
+    name: str,
+    load: Load,
+    fidelity_dir: Path,
+    speed_dir: Path,
+    held: list[str],
+    real: list[str],
+    seconds: float = 10.0,
+) -> dict[str, Any]:
+    exact = ATTEMPTS[name][0] == "fp32"
+    with tempfile.TemporaryDirectory() as tmp:
+        model = load(fidelity_dir, Path(tmp) / "fidelity")
+        batched = scores(model, held)
+        single = np.vstack([model.predict([t]) for t in held[:64]])
+        model.close()
+        reference = _reference(fidelity_dir, held)
+        found = fidelity(reference, batched, single)
+        started = time.perf_counter()
+        model = load(speed_dir, Path(tmp) / "speed")
+        load_seconds = round(time.perf_counter() - started, 1)
+        speed = real_text(model, real, Settings(trial_dir=None).max_batch_size, seconds)
+        extra = {"compile_seconds": getattr(model, "compile_seconds", None)}
+        model.close()
+    return {
+        "precision": ATTEMPTS[name][0],
+        **found.as_dict(),
+        "faithful": found.faithful(exact=exact),
+        "real_text": speed,
+        "load_seconds": load_seconds,
+        **{k: v for k, v in extra.items() if v is not None},
+    }
+
+
+_REFERENCE: dict[Path, npt.NDArray[np.float32]] = {}
+
+
+def _reference(model_dir: Path, held: list[str]) -> npt.NDArray[np.float32]:
+    """torch fp32's own padded forward: the trained model as trained."""
+    if model_dir not in _REFERENCE:
+        model = _torch(unpadded=False)(model_dir, model_dir)
+        _REFERENCE[model_dir] = scores(model, held)
+        model.close()
+    return _REFERENCE[model_dir]
+
+
+def markdown(run: dict[str, Any]) -> str:
+    machine = run["machine"]
+    lines = [
+        f"### Attempts · {machine['date']} · commit `{machine['commit']}`",
+        "",
+        f"Machine: {machine['nproc']} CPUs, {machine['cpu']} ({', '.join(machine['cpu_flags'])}); "
+        f"torch {machine['torch']}, onnxruntime {machine['onnxruntime']}. "
+        f"Command: `{run['command']}`. Speed: the full-size DistilBERT (random weights) alone "
+        f"on {run['real_sentences']} real SST-2 sentences in batches of {run['batch']}; "
+        f"fidelity: `{run['fidelity_model']}` on {run['held_out']} held-out sentences against "
+        "torch fp32's padded forward.",
+        "",
+        "| attempt | what | sentences/s | tokens/s | vs torch-bf16-padded | agreement "
+        "| p99 diff | max diff | alone vs batch | faithful | note |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    base = run["attempts"].get("torch-bf16-padded", {}).get("real_text", {})
+    for name, row in run["attempts"].items():
+        if "error" in row:
+            lines.append(
+                f"| {name} | {WHAT[name]} | — | — | — | — | — | — | — | — | {row['error']} |"
+            )
+            continue
+        speed = row["real_text"]
+        ratio = (
+            f"{speed['sentences_per_s'] / base['sentences_per_s']:.2f}x"
+            if base.get("sentences_per_s")
+            else "—"
+        )
+        note = f"compiled in {row['compile_seconds']} s" if "compile_seconds" in row else ""
+        lines.append(
+            f"| {name} | {WHAT[name]} | {speed['sentences_per_s']} | "
+            f"{speed['tokens_per_s']} | {ratio} | "
+            f"{row['agreement']} | {row['p99_diff']} | {row['max_diff']} | "
+            f"{row['batch_diff']} | {'yes' if row['faithful'] else '**no**'} | {note} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.attempts", description=__doc__)
+    parser.add_argument("--fidelity-model", type=Path, required=True, help="trained, exported")
+    parser.add_argument("--only", help="comma-separated attempt names (default: all)")
+    parser.add_argument("--sentences", type=int, default=5000, help="real sentences for speed")
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--write-results", action="store_true", help="append to RESULTS.md")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    names = args.only.split(",") if args.only else list(ATTEMPTS)
+    held = held_out(SST2, 2000, 42, 872)
+    real = real_sentences(SST2, smoke=False).texts[: args.sentences]
+    speed_dir = full_size_model()
+    results: dict[str, Any] = {}
+    for name in names:
+        logging.info("attempt: %s", name)
+        try:
+            results[name] = attempt(
+                name, ATTEMPTS[name][1], args.fidelity_model, speed_dir, held, real
+            )
+        except Exception as exc:  # an attempt that cannot run here is a result too
+            logging.exception("attempt %s failed", name)
+            results[name] = {"error": f"{type(exc).__name__}: {exc}"[:200]}
+    run = {
+        "machine": describe(),
+        "command": "python -m bench.attempts " + " ".join(argv or sys.argv[1:]),
+        "fidelity_model": str(args.fidelity_model),
+        "held_out": len(held),
+        "real_sentences": len(real),
+        "batch": Settings(trial_dir=None).max_batch_size,
+        "attempts": results,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    (args.out / f"attempts-{stamp}.json").write_text(json.dumps(run, indent=2) + "\n")
+    text = markdown(run)
+    (args.out / f"attempts-{stamp}.md").write_text(text)
+    if args.write_results:
+        with RESULTS.open("a") as handle:
+            handle.write("\n" + text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
