@@ -5,8 +5,9 @@ a batch holds the oldest waiting text and the waiting texts closest to it in len
 as the padded batch (longest text x count) stays within `max_batch_tokens` and its padding
 within `PADDING_SLACK` of its real tokens. A long text waits for a batch of its own length
 rather than pad short ones to its length; it is never passed over once it is the oldest.
-A model that runs unpadded (`packed`) pays for real tokens only: its batches are bounded by
-their real tokens, and lengths are still grouped (its attention pads within a batch).
+A model that runs unpadded (`packed`) pays for real tokens only: its batches take the
+waiting texts in arrival order up to `max_batch_tokens` real tokens, so the texts of one
+request finish together (the model groups lengths for attention itself).
 """
 
 from __future__ import annotations
@@ -156,6 +157,14 @@ class Batcher(Generic[T]):
         first = waiting[0]
         if first.tokens is None:  # count only, in arrival order
             return [waiting.popleft() for _ in range(min(self._max_batch_size, len(waiting)))]
+        if self._packed:  # arrival order, up to the real-token budget (the oldest always)
+            batch, real = [waiting.popleft()], len(first.tokens)
+            while waiting and len(batch) < self._max_batch_size:
+                real += len(waiting[0].tokens or ())
+                if real > self._max_tokens:
+                    break
+                batch.append(waiting.popleft())
+            return batch
         target = len(first.tokens)
         nearest = sorted(
             range(1, len(waiting)),
@@ -168,13 +177,8 @@ class Batcher(Generic[T]):
                 break
             length = len(waiting[index].tokens or ())
             width = max(longest, length)
-            if self._packed:  # real tokens are the cost; the nearest lengths still come first
-                over = real + length > self._max_tokens
-            else:
-                padded = width * (len(chosen) + 1)
-                slack = PADDING_SLACK * (real + length) + PADDING_FREE
-                over = padded > self._max_tokens or padded > slack
-            if over:
+            padded = width * (len(chosen) + 1)
+            if padded > self._max_tokens or padded > PADDING_SLACK * (real + length) + PADDING_FREE:
                 continue
             chosen.append(index)
             longest, real = width, real + length

@@ -121,7 +121,7 @@ def run_trial(settings: Settings, model_dir: Path) -> tuple[Classifier, Choice]:
         for n in AUTO_CANDIDATES
         if n not in candidates
     ]
-    if "onnx-fp32" not in candidates:  # an fp32 variant is always tried: it is the reference
+    if not {"onnx-fp32", "torch-fp32"} & set(candidates):  # an fp32 variant is always tried
         candidates.append("torch-fp32")
     for name in candidates:
         variant = VARIANTS[name]

@@ -76,5 +76,6 @@ VARIANTS = {
         Variant("torch-fp32", "torch", "fp32"),
     )
 }
-# What `auto` tries, in this order; torch fp32 is the reference where there is no ONNX export.
-AUTO_CANDIDATES = ("onnx-int8", "onnx-int8-mixed", "onnx-fp32", "torch-bf16")
+# What `auto` tries, in this order. torch fp32 runs unpadded where the architecture allows
+# (mlapi/runtime/packed.py): on a CPU without fast bf16 it can beat onnx-fp32, which pads.
+AUTO_CANDIDATES = ("onnx-int8", "onnx-int8-mixed", "onnx-fp32", "torch-bf16", "torch-fp32")

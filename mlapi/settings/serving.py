@@ -78,7 +78,7 @@ class ServingSettings(BaseSettings):
         "CPU (checked on the export's calibration set), the fastest.",
     )
     auto_variants: str = Field(
-        "onnx-int8,onnx-int8-mixed,onnx-fp32,torch-bf16",
+        "onnx-int8,onnx-int8-mixed,onnx-fp32,torch-bf16,torch-fp32",
         description="Comma-separated candidates of the `auto` trial (an fp32 variant is always "
         "tried), e.g. to keep a variant that failed a fidelity check on your own data out.",
     )

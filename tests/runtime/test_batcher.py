@@ -293,13 +293,12 @@ def test_without_a_token_budget_only_the_count_and_padding_bound() -> None:
     assert all(real == padded for real, padded in seen)  # same lengths: no padding
 
 
-def test_a_packed_model_is_batched_by_real_tokens_whatever_the_lengths() -> None:
+def test_a_packed_model_is_batched_by_real_tokens_in_arrival_order() -> None:
     texts = ["L" * 30, "s01", "s02", "M" * 20, "s03", "s04"]  # 30 + 20 + 4 x 3 = 62 tokens
     runner, seen = run_tokenized(texts, max_batch_tokens=62, packed=1)
     assert [sorted(call) for call in runner.calls] == [sorted(texts)]  # padded, 6 x 30 > 62
     assert seen == [(62, 62)]  # a packed forward runs its real tokens only
 
     runner, seen = run_tokenized(texts, max_batch_tokens=40, packed=1)
-    assert all(real <= 40 for real, _ in seen)
-    assert runner.calls[0][0] == texts[0]  # the oldest first, with the nearest lengths
-    assert sorted(t for call in runner.calls for t in call) == sorted(texts)
+    assert runner.calls == [texts[:3], texts[3:]]  # 30 + 3 + 3, then 20 + 3 + 3
+    assert seen == [(36, 36), (26, 26)]
