@@ -13,8 +13,9 @@ against torch fp32 (fidelity: agreement, p99 and max |dp|, a text alone vs in it
 - ONNX Runtime `MatMulNBits`, 8-bit weights in blocks of 32 with `accuracy_level` 4 (int8
   activations per block: batch-independent).
 
-Writes bench/out/attempts-<stamp>.json and .md; `--write-results` appends the section to
-bench/RESULTS.md. Run nothing else meanwhile: the machine's two CPUs are the measurement.
+Writes bench/out/attempts-<stamp>.json and .md; `--write-results` adds the section to
+bench/RESULTS.md with the A/B runs. Run nothing else meanwhile: the machine's two CPUs are
+the measurement.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from bench.fidelity import SST2, held_out
 from bench.machine import describe
 from bench.model import full_size_model
 from bench.modelonly import real_text
+from bench.report import write_results
 from bench.sst2 import real_sentences
 from mlapi.runtime.base import Classifier, IntArray, TextModel
 from mlapi.runtime.calibration import fidelity
@@ -45,7 +47,6 @@ from mlapi.runtime.torch_backend import TorchClassifier
 from mlapi.settings import Settings
 
 OUT = Path(__file__).resolve().parent / "out"
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 Load = Callable[[Path, Path], Classifier]  # (model folder, scratch folder) -> a model
 
 
@@ -201,6 +202,7 @@ def attempt(
     held: list[str],
     real: list[str],
     seconds: float = 10.0,
+    batch: int | None = None,
 ) -> dict[str, Any]:
     exact = ATTEMPTS[name][0] == "fp32"
     with tempfile.TemporaryDirectory() as tmp:
@@ -213,7 +215,7 @@ def attempt(
         started = time.perf_counter()
         model = load(speed_dir, Path(tmp) / "speed")
         load_seconds = round(time.perf_counter() - started, 1)
-        speed = real_text(model, real, Settings(trial_dir=None).max_batch_size, seconds)
+        speed = real_text(model, real, batch or Settings(trial_dir=None).max_batch_size, seconds)
         extra = {"compile_seconds": getattr(model, "compile_seconds", None)}
         model.close()
     return {
@@ -282,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fidelity-model", type=Path, required=True, help="trained, exported")
     parser.add_argument("--only", help="comma-separated attempt names (default: all)")
     parser.add_argument("--sentences", type=int, default=5000, help="real sentences for speed")
+    parser.add_argument("--batch", type=int, help="texts per call [default: MLAPI_MAX_BATCH_SIZE]")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--write-results", action="store_true", help="append to RESULTS.md")
     args = parser.parse_args(argv)
@@ -295,7 +298,13 @@ def main(argv: list[str] | None = None) -> int:
         logging.info("attempt: %s", name)
         try:
             results[name] = attempt(
-                name, ATTEMPTS[name][1], args.fidelity_model, speed_dir, held, real
+                name,
+                ATTEMPTS[name][1],
+                args.fidelity_model,
+                speed_dir,
+                held,
+                real,
+                batch=args.batch,
             )
         except Exception as exc:  # an attempt that cannot run here is a result too
             logging.exception("attempt %s failed", name)
@@ -306,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         "fidelity_model": str(args.fidelity_model),
         "held_out": len(held),
         "real_sentences": len(real),
-        "batch": Settings(trial_dir=None).max_batch_size,
+        "batch": args.batch or Settings(trial_dir=None).max_batch_size,
         "attempts": results,
     }
     args.out.mkdir(parents=True, exist_ok=True)
@@ -315,8 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     text = markdown(run)
     (args.out / f"attempts-{stamp}.md").write_text(text)
     if args.write_results:
-        with RESULTS.open("a") as handle:
-            handle.write("\n" + text)
+        write_results(text, complete=False)
     print(text)
     return 0
 
