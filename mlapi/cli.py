@@ -141,12 +141,17 @@ def serve(argv: list[str]) -> int:
     except StartupError as exc:
         return _environment_error(str(exc))
     _progress_bars()
-    from mlapi.server import run
+    from mlapi.workers import early
 
+    early.start_early(settings)  # their imports overlap the server's boot
     try:
+        from mlapi.server import run
+
         run(settings)
     except StartupError:  # already logged, as one line
         return 1
+    finally:
+        early.stop_unused()
     return 0
 
 

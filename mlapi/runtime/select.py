@@ -143,13 +143,25 @@ def run_trial(settings: Settings, model_dir: Path) -> tuple[Classifier, Choice]:
     return best[1], choice
 
 
+def _store(settings: Settings, model_dir: Path) -> Path | None:
+    if not settings.trial_dir:
+        return None
+    return settings.trial_dir / f"{trial_key(model_dir, settings)}.json"
+
+
+def stored_variant(settings: Settings, model_dir: Path) -> str | None:
+    """The variant this node's stored trial chose, if there is one (it is checked at load)."""
+    store = _store(settings, model_dir)
+    try:
+        variant = json.loads(store.read_text())["variant"] if store is not None else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return variant if isinstance(variant, str) and variant in VARIANTS else None
+
+
 def choose(settings: Settings, model_dir: Path) -> tuple[Classifier, Choice]:
     """The fastest faithful variant, from the stored trial of this node when there is one."""
-    store = (
-        settings.trial_dir / f"{trial_key(model_dir, settings)}.json"
-        if settings.trial_dir
-        else None
-    )
+    store = _store(settings, model_dir)
     if store is not None and store.is_file():
         try:
             data = json.loads(store.read_text())

@@ -62,9 +62,29 @@ def serve(inbox: BinaryIO, outbox: BinaryIO) -> int:
     return 0
 
 
+def preload(names: list[str]) -> None:
+    """Import a runtime before the model is known (`--preload torch [ARCHITECTURE]` or
+    `--preload onnxruntime`, from `mlapi.workers.early`): a worker started before the server
+    boots does its imports meanwhile."""
+    if names[:1] == ["torch"]:
+        import transformers
+
+        import mlapi.runtime.torch_backend  # noqa: F401 - torch, and the unpadded forward
+
+        # transformers imports a class's code on first use: the auto class, the model's own
+        for name in ("AutoModelForSequenceClassification", "AutoTokenizer", *names[1:]):
+            getattr(transformers, name, None)
+    elif names[:1] == ["onnxruntime"]:
+        import onnxruntime  # noqa: F401
+
+        import mlapi.runtime.onnx_backend  # noqa: F401
+
+
 def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if sys.argv[1:2] == ["--preload"]:
+        preload(sys.argv[2:])
     inbox, outbox = _own_pipes()
     try:
         return serve(inbox, outbox)

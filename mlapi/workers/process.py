@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import os
 import signal
 import sys
 import time
@@ -15,7 +14,7 @@ from mlapi.errors import ModelFailure
 from mlapi.kinds.base import ModelKind, ModelSpec, Servable
 from mlapi.model_settings import for_worker
 from mlapi.settings import Settings
-from mlapi.workers import protocol
+from mlapi.workers import early, protocol
 
 logger = logging.getLogger("mlapi.workers")
 _batch_ids = itertools.count(1)
@@ -27,14 +26,6 @@ class WorkerDied(Exception):
 
 class WorkerStartFailed(Exception):
     """The worker could not load the model."""
-
-
-def _child_env() -> dict[str, str]:
-    """The server's environment, with its import path (tests add theirs)."""
-    env = dict(os.environ)
-    paths = [p for p in sys.path if p and os.path.isdir(p)]
-    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([os.getcwd(), *paths]))
-    return env
 
 
 class WorkerProcess:
@@ -49,7 +40,7 @@ class WorkerProcess:
         self.started_at = 0.0
         self.last_seen = 0.0
         self.exit_code: int | None = None
-        self._proc: asyncio.subprocess.Process | None = None
+        self._proc: asyncio.subprocess.Process | early.Adopted | None = None
         self._pending: tuple[int, asyncio.Future[list[bytes]]] | None = None
         self._reader: asyncio.Task[None] | None = None
         self._exited = asyncio.Event()
@@ -58,14 +49,18 @@ class WorkerProcess:
         """Spawn the process and load the model; the servable comes back without its runtime."""
         self._exited.clear()
         self.state, self.exit_code = "starting", None
-        self._proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "mlapi.workers.child",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            env=_child_env(),
-        )
+        started = early.take() if self.spec.name == "default" else None
+        if started is not None:  # started before the server booted, importing its runtime
+            self._proc = await early.Adopted.adopt(started)
+        else:
+            self._proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "mlapi.workers.child",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                env=early.child_env(),
+            )
         self.pid = self._proc.pid
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._proc.stdin.write(protocol.pack(("init", self.spec, self.kind, self.settings)))
