@@ -21,6 +21,8 @@ from mlapi.synthetic import (
     wordpiece_vocab,
 )
 
+pytestmark = pytest.mark.numerics
+
 
 def tiny_bert(out: Path) -> Path:
     tokenizer = save_wordpiece(wordpiece_vocab(WORDS), out)
