@@ -72,11 +72,12 @@ RUN set -eux; mkdir -p /model-embedding; \
 FROM model AS model-onnx
 # Which ONNX exports the runtime image keeps; MLAPI_VARIANT=auto serves the fastest of them that
 # is faithful on the node's CPU. Trim it (e.g. "int8-mixed") for a smaller image.
-ARG ONNX_VARIANTS="int8 int8-mixed fp32"
+ARG ONNX_VARIANTS="int8 int8-mixed q8 fp32"
 RUN set -eux; \
     case " $ONNX_VARIANTS " in *" fp32 "*) ;; *) rm -f /model/onnx/model.onnx ;; esac; \
     case " $ONNX_VARIANTS " in *" int8 "*) ;; *) rm -f /model/onnx/model.int8.onnx ;; esac; \
     case " $ONNX_VARIANTS " in *" int8-mixed "*) ;; *) rm -f /model/onnx/model.int8-mixed.onnx ;; esac; \
+    case " $ONNX_VARIANTS " in *" q8 "*) ;; *) rm -f /model/onnx/model.q8.onnx ;; esac; \
     rm -f /model/*.safetensors /model/*.bin
 
 # --- fine-tuning jobs (.k8s/jobs): torch and the trainer, never in the serving image ---

@@ -21,9 +21,9 @@ from bench import gemm
 from bench.tokens import replay
 
 PROJECTIONS = ("qkv", "out", "ffn1", "ffn2")
-_FP32_ORT, _INT8_ORT = "fp32/onnxruntime", "int8/onnxruntime"
-# variant -> kernel of each projection and of attention (mlapi.quantize: int8 takes every
-# constant-weight MatMul; int8-mixed keeps query/key/value and the down-projection in fp32)
+_FP32_ORT, _INT8_ORT, _Q8_ORT = "fp32/onnxruntime", "int8/onnxruntime", "q8/onnxruntime"
+# variant -> kernel of each projection and of attention (mlapi.quantize: int8 and q8 take
+# every constant-weight MatMul; int8-mixed keeps query/key/value and the down-projection in fp32)
 VARIANT_KERNELS: dict[str, dict[str, str]] = {
     "onnx-int8": {**dict.fromkeys(PROJECTIONS, _INT8_ORT), "attention": _FP32_ORT},
     "onnx-int8-mixed": {
@@ -33,6 +33,7 @@ VARIANT_KERNELS: dict[str, dict[str, str]] = {
         "ffn2": _FP32_ORT,
         "attention": _FP32_ORT,
     },
+    "onnx-q8": {**dict.fromkeys(PROJECTIONS, _Q8_ORT), "attention": _FP32_ORT},
     "onnx-fp32": dict.fromkeys((*PROJECTIONS, "attention"), _FP32_ORT),
     "torch-bf16": dict.fromkeys((*PROJECTIONS, "attention"), "bf16/torch"),
     "torch-fp32": dict.fromkeys((*PROJECTIONS, "attention"), "fp32/torch"),

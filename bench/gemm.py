@@ -5,7 +5,10 @@
 - fp32/onnxruntime: one ONNX `MatMul` with a constant weight (the fp32 export's projections);
 - int8/onnxruntime: one `MatMulInteger` of uint8 activations and a constant int8 weight with
   7-bit values, as mlapi.quantize writes them (the per-token quantize and rescale nodes around
-  it are left out: they are not GEMM work).
+  it are left out: they are not GEMM work);
+- q8/onnxruntime: one `MatMulNBits` with 8-bit weights in blocks of 32 and `accuracy_level` 4,
+  as `mlapi.quantize.quantize_blocks` writes it (fp32 in and out: its activation quantization
+  is inside the kernel, and counted).
 
 A rate is the best of `rounds` rounds of at least `seconds` each: the peak this machine
 reached, which is what a ceiling should be.
@@ -23,7 +26,7 @@ import numpy.typing as npt
 
 from mlapi.runtime.cpu import has_fast_bf16
 
-KERNELS = ("fp32/torch", "bf16/torch", "fp32/onnxruntime", "int8/onnxruntime")
+KERNELS = ("fp32/torch", "bf16/torch", "fp32/onnxruntime", "int8/onnxruntime", "q8/onnxruntime")
 
 
 @dataclass(frozen=True)
@@ -59,9 +62,11 @@ def _torch_call(shape: Shape, threads: int, bf16: bool) -> Callable[[], object]:
     return call
 
 
-def _onnx_call(shape: Shape, threads: int, int8: bool, spin: bool) -> Callable[[], object]:
+def _onnx_call(shape: Shape, threads: int, precision: str, spin: bool) -> Callable[[], object]:
     import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
+
+    int8 = precision == "int8"
 
     rng = np.random.default_rng(0)
     a: npt.NDArray[Any]
@@ -83,6 +88,14 @@ def _onnx_call(shape: Shape, threads: int, int8: bool, spin: bool) -> Callable[[
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 9
+    if precision == "q8":
+        from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+        quantizer = MatMulNBitsQuantizer(
+            model, bits=8, block_size=32, is_symmetric=True, accuracy_level=4
+        )
+        quantizer.process()
+        model = quantizer.model.model
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -110,7 +123,7 @@ def rate(
     if runtime == "torch":
         call = _torch_call(shape, threads, bf16=precision == "bf16")
     else:
-        call = _onnx_call(shape, threads, int8=precision == "int8", spin=spin)
+        call = _onnx_call(shape, threads, precision, spin=spin)
     call()  # warm-up: first-call allocations and kernel selection
     best = 0.0
     for _ in range(rounds):

@@ -2,8 +2,9 @@
 
 Writes into MODEL_DIR/onnx/: model.onnx (fp32), model.int8.onnx (every projection in int8:
 per-token activations, per-channel 7-bit weights, see `mlapi.quantize`), model.int8-mixed.onnx
-(the sensitive projections left in fp32) and calibration.json (sentences and the fp32 model's
-answers), which `MLAPI_VARIANT=auto` checks every variant against at start-up. The onnx
+(the sensitive projections left in fp32), model.q8.onnx (8-bit weights in blocks of 32, int8
+activations per block: ONNX Runtime's MatMulNBits) and calibration.json (sentences and the
+fp32 model's answers), which `MLAPI_VARIANT=auto` checks every variant against at start-up. The onnx
 variants are served with the tokenizer.json of MODEL_DIR.
 """
 
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mlapi.quantize import quantize_per_token
+from mlapi.quantize import quantize_blocks, quantize_per_token
 from mlapi.runtime.calibration import Calibration, default_sentences
 from mlapi.runtime.onnx_backend import ONNX_FILES
 
@@ -56,6 +57,7 @@ def export_int8(fp32: Path, out: Path) -> list[Path]:
     return [
         quantize_per_token(fp32, out / ONNX_FILES["int8"]),
         quantize_per_token(fp32, out / ONNX_FILES["int8-mixed"], mixed=True),
+        quantize_blocks(fp32, out / ONNX_FILES["q8"]),
     ]
 
 

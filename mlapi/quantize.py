@@ -148,3 +148,29 @@ def quantize_per_token(
     target.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(target))
     return target
+
+
+def quantize_blocks(source: Path, target: Path, *, bits: int = 8, block_size: int = 32) -> Path:
+    """Rewrite the fp32 model at `source` with ONNX Runtime's `MatMulNBits` into `target`.
+
+    Every MatMul with a constant weight keeps its weight in `bits`-bit integers, symmetric,
+    one scale per block of `block_size` values along the input axis; `accuracy_level` 4 has
+    ONNX Runtime quantize the activations to int8 at run time, also per block of one row, so
+    a text's answer does not depend on the rest of its batch. With 8 bits and blocks of 32
+    this is inside the fidelity bounds on the trained MiniLM, where per-token 7-bit int8 is
+    not (docs/variants.md).
+    """
+    import onnx
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+    quantizer = MatMulNBitsQuantizer(
+        onnx.load(str(source)),
+        bits=bits,
+        block_size=block_size,
+        is_symmetric=True,
+        accuracy_level=4,
+    )
+    quantizer.process()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    quantizer.model.save_model_to_file(str(target))
+    return target

@@ -73,7 +73,7 @@ def _export_agreement(output: Path, texts: list[str], max_length: int) -> dict[s
             max_length=max_length,
             max_batch_size=64,
         ).predict(texts)
-        for variant in ("fp32", "int8", "int8-mixed")
+        for variant in ("fp32", "int8", "int8-mixed", "q8")
     }
     fp32 = probs.pop("fp32")
     found: dict[str, float] = {}

@@ -22,6 +22,7 @@ ONNX_FILES = {
     "fp32": "model.onnx",
     "int8": "model.int8.onnx",
     "int8-mixed": "model.int8-mixed.onnx",
+    "q8": "model.q8.onnx",
 }
 
 

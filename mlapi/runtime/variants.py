@@ -15,7 +15,7 @@ from mlapi.runtime.onnx_backend import onnx_path
 class Variant:
     name: str
     runtime: str  # "onnx" | "torch"
-    precision: str  # "fp32" | "int8" | "int8-mixed" | "bf16"
+    precision: str  # "fp32" | "int8" | "int8-mixed" | "q8" | "bf16"
 
     @property
     def exact(self) -> bool:
@@ -71,6 +71,7 @@ VARIANTS = {
     for v in (
         Variant("onnx-int8", "onnx", "int8"),
         Variant("onnx-int8-mixed", "onnx", "int8-mixed"),
+        Variant("onnx-q8", "onnx", "q8"),
         Variant("onnx-fp32", "onnx", "fp32"),
         Variant("torch-bf16", "torch", "bf16"),
         Variant("torch-fp32", "torch", "fp32"),
@@ -78,4 +79,11 @@ VARIANTS = {
 }
 # What `auto` tries, in this order. torch fp32 runs unpadded where the architecture allows
 # (mlapi/runtime/packed.py): on a CPU without fast bf16 it can beat onnx-fp32, which pads.
-AUTO_CANDIDATES = ("onnx-int8", "onnx-int8-mixed", "onnx-fp32", "torch-bf16", "torch-fp32")
+AUTO_CANDIDATES = (
+    "onnx-int8",
+    "onnx-int8-mixed",
+    "onnx-q8",
+    "onnx-fp32",
+    "torch-bf16",
+    "torch-fp32",
+)

@@ -13,7 +13,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL_ID = "distilbert-base-uncased-finetuned-sst-2-english"
 # Runtime and precision of a text model (`mlapi.runtime.variants` builds each).
-VariantName = Literal["onnx-int8", "onnx-int8-mixed", "onnx-fp32", "torch-bf16", "torch-fp32"]
+VariantName = Literal[
+    "onnx-int8", "onnx-int8-mixed", "onnx-q8", "onnx-fp32", "torch-bf16", "torch-fp32"
+]
 VARIANT_NAMES: tuple[str, ...] = get_args(VariantName)
 
 
@@ -78,7 +80,7 @@ class ServingSettings(BaseSettings):
         "CPU (checked on the export's calibration set), the fastest.",
     )
     auto_variants: str = Field(
-        "onnx-int8,onnx-int8-mixed,onnx-fp32,torch-bf16,torch-fp32",
+        "onnx-int8,onnx-int8-mixed,onnx-q8,onnx-fp32,torch-bf16,torch-fp32",
         description="Comma-separated candidates of the `auto` trial (an fp32 variant is always "
         "tried), e.g. to keep a variant that failed a fidelity check on your own data out.",
     )

@@ -114,7 +114,9 @@ def test_export_of_a_folder_without_a_model_exits_2(mlapi: Mlapi, tmp_path: obje
 
 def test_serve_help_shows_choices_and_switches(mlapi: Mlapi) -> None:
     text = mlapi("serve", "--help").stdout
-    assert "--variant {auto,onnx-int8,onnx-int8-mixed,onnx-fp32,torch-bf16,torch-fp32}" in text
+    assert (
+        "--variant {auto,onnx-int8,onnx-int8-mixed,onnx-q8,onnx-fp32,torch-bf16,torch-fp32}" in text
+    )
     assert "--access-log true|false" in text
 
 
