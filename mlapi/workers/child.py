@@ -83,9 +83,9 @@ def preload(names: list[str]) -> None:
 def main() -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    inbox, outbox = _own_pipes()  # first: an import that prints must not write into a frame
     if sys.argv[1:2] == ["--preload"]:
         preload(sys.argv[2:])
-    inbox, outbox = _own_pipes()
     try:
         return serve(inbox, outbox)
     except BrokenPipeError:  # the server is gone

@@ -55,7 +55,7 @@ def preload_for(settings: Settings) -> list[str]:
 def start_early(settings: Settings) -> int:
     """Start the served model's workers; how many were started."""
     preload = preload_for(settings)
-    if not preload:
+    if not preload or not hasattr(os, "pidfd_open"):  # Linux: how an adopted exit is seen
         return 0
     command = [sys.executable, "-m", "mlapi.workers.child", "--preload", *preload]
     env = child_env()
