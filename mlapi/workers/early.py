@@ -42,7 +42,8 @@ def preload_for(settings: Settings) -> list[str]:
     if variant == "auto":
         from mlapi.runtime.select import stored_variant
 
-        variant = stored_variant(settings, model_dir)
+        share = max(1, settings.threads // settings.workers)  # as each worker sees it
+        variant = stored_variant(settings.model_copy(update={"threads": share}), model_dir)
     if variant is None:
         return []
     if variant.startswith("onnx-"):

@@ -43,6 +43,12 @@ def test_nothing_is_started_early_unless_the_runtime_is_known(
     assert preload_for(auto) == ["onnxruntime"]
     store.write_text(json.dumps({"variant": "rm -rf /"}))  # not a variant: ignored
     assert preload_for(auto) == []
+    two = settings(model_dir, variant="auto", trial_dir=tmp_path / "trials", workers=2, threads=2)
+    each = two.model_copy(update={"threads": 1})  # the trial a worker stores: its own threads
+    (tmp_path / "trials" / f"{trial_key(model_dir, each)}.json").write_text(
+        json.dumps({"variant": "torch-fp32"})
+    )
+    assert preload_for(two) == ["torch", "DistilBertForSequenceClassification"]
 
 
 def worker(url: str) -> dict[str, object]:
