@@ -24,8 +24,11 @@ _started: list[subprocess.Popen[bytes]] = []
 
 
 def child_env() -> dict[str, str]:
-    """The server's environment, with its import path (tests add theirs)."""
-    env = dict(os.environ)
+    """The server's environment with its import path (tests add theirs), without any `MLAPI_*`
+    or `SENTRY_*` variable: a worker gets its settings from the server, without the keys,
+    passwords and DSNs among them (`model_settings.for_worker`), and no variable brings
+    them back."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLAPI_", "SENTRY_"))}
     paths = [p for p in sys.path if p and os.path.isdir(p)]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([os.getcwd(), *paths]))
     return env
