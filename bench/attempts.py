@@ -121,22 +121,10 @@ def _per_token(**options: Any) -> Callable[[Path, Path], object]:
     return lambda source, target: quantize_per_token(source, target, **options)
 
 
-def _matmul_nbits(bits: int, block: int, accuracy_level: int) -> Callable[[Path, Path], object]:
-    def write(source: Path, target: Path) -> None:
-        import onnx
-        from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+def _matmul_nbits(bits: int, block: int) -> Callable[[Path, Path], object]:
+    from mlapi.quantize import quantize_blocks
 
-        quantizer = MatMulNBitsQuantizer(
-            onnx.load(str(source)),
-            bits=bits,
-            block_size=block,
-            is_symmetric=True,
-            accuracy_level=accuracy_level,
-        )
-        quantizer.process()
-        quantizer.model.save_model_to_file(str(target))
-
-    return write
+    return lambda source, target: quantize_blocks(source, target, bits=bits, block_size=block)
 
 
 def _torch(**options: Any) -> Load:
@@ -174,8 +162,8 @@ ATTEMPTS: dict[str, tuple[str, Load]] = {  # name -> (precision, loader)
         "int8",
         _onnx(_per_token(keep=lambda readers, k, n: not (readers == 1 and n > k))),
     ),
-    "onnx-q8-block32": ("int8", _onnx(_matmul_nbits(8, 32, 4))),
-    "onnx-q8-block128": ("int8", _onnx(_matmul_nbits(8, 128, 4))),
+    "onnx-q8-block32": ("int8", _onnx(_matmul_nbits(8, 32))),
+    "onnx-q8-block128": ("int8", _onnx(_matmul_nbits(8, 128))),
 }
 WHAT = {
     "torch-fp32-padded": "the model's own forward, length buckets padded",
@@ -286,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sentences", type=int, default=5000, help="real sentences for speed")
     parser.add_argument("--batch", type=int, help="texts per call [default: MLAPI_MAX_BATCH_SIZE]")
     parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--write-results", action="store_true", help="append to RESULTS.md")
+    parser.add_argument("--write-results", action="store_true", help="add to RESULTS.md's A/B runs")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     names = args.only.split(",") if args.only else list(ATTEMPTS)
