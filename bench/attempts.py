@@ -127,10 +127,10 @@ def _matmul_nbits(bits: int, block: int) -> Callable[[Path, Path], object]:
     return lambda source, target: quantize_blocks(source, target, bits=bits, block_size=block)
 
 
-def _torch(**options: Any) -> Load:
+def _torch(runtime: type[TorchClassifier] = TorchClassifier, **options: Any) -> Load:
     def load(model_dir: Path, scratch: Path) -> Classifier:
         settings = Settings(trial_dir=None)
-        return TorchClassifier(
+        return runtime(
             model_dir,
             threads=settings.threads,
             max_length=None,
@@ -141,22 +141,12 @@ def _torch(**options: Any) -> Load:
     return load
 
 
-def _compiled(model_dir: Path, scratch: Path) -> Classifier:
-    settings = Settings(trial_dir=None)
-    return CompiledBuckets(
-        model_dir,
-        threads=settings.threads,
-        max_length=None,
-        max_batch_size=settings.max_batch_size,
-    )
-
-
 ATTEMPTS: dict[str, tuple[str, Load]] = {  # name -> (precision, loader)
     "torch-fp32-padded": ("fp32", _torch(unpadded=False)),
     "torch-fp32-unpadded": ("fp32", _torch()),
     "torch-bf16-padded": ("bf16", _torch(bf16=True, unpadded=False)),
     "torch-bf16-unpadded": ("bf16", _torch(bf16=True)),
-    "torch-bf16-compiled": ("bf16", _compiled),
+    "torch-bf16-compiled": ("bf16", _torch(CompiledBuckets)),
     "onnx-int8-w8": ("int8", _onnx(_per_token(weight_bits=8))),
     "onnx-int8-ffn-up": (
         "int8",

@@ -63,18 +63,17 @@ def save_random_model(out: Path, config: dict[str, Any], seed: int = 0) -> Path:
     return out
 
 
-def tiny_distilbert(
-    out: Path, *, labels: tuple[str, ...] = ("NEGATIVE", "POSITIVE"), seed: int = 0
+LABELS = ("NEGATIVE", "POSITIVE")
+
+
+def _tiny_classifier(
+    out: Path, architecture: dict[str, Any], labels: tuple[str, ...], seed: int
 ) -> Path:
-    """A ~100 kB DistilBERT with a trained WordPiece vocabulary, saved into `out`."""
+    """A sequence classifier of `architecture` on a trained WordPiece vocabulary."""
     tokenizer = save_wordpiece(wordpiece_vocab(WORDS), out)
     config = {
-        "model_type": "distilbert",
+        **architecture,
         "vocab_size": len(tokenizer),
-        "dim": 32,
-        "n_layers": 2,
-        "n_heads": 2,
-        "hidden_dim": 64,
         "max_position_embeddings": 128,
         "id2label": dict(enumerate(labels)),
         "label2id": {label: i for i, label in enumerate(labels)},
@@ -82,6 +81,24 @@ def tiny_distilbert(
         "initializer_range": 0.2,
     }
     return save_random_model(out, config, seed=seed)
+
+
+def tiny_distilbert(out: Path, *, labels: tuple[str, ...] = LABELS, seed: int = 0) -> Path:
+    """A ~100 kB DistilBERT with a trained WordPiece vocabulary, saved into `out`."""
+    shape = {"model_type": "distilbert", "dim": 32, "n_layers": 2, "n_heads": 2, "hidden_dim": 64}
+    return _tiny_classifier(out, shape, labels, seed)
+
+
+def tiny_bert(out: Path, *, labels: tuple[str, ...] = LABELS, seed: int = 0) -> Path:
+    """A tiny BERT sequence classifier (random weights), the same vocabulary, into `out`."""
+    shape = {
+        "model_type": "bert",
+        "hidden_size": 32,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "intermediate_size": 64,
+    }
+    return _tiny_classifier(out, shape, labels, seed)
 
 
 POSITIVE_WORDS = ("love", "great", "good", "wonderful", "fun", "like", "tasty")

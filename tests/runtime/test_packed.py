@@ -13,33 +13,9 @@ from transformers import AutoModelForSequenceClassification
 from mlapi.runtime.base import softmax
 from mlapi.runtime.packed import Packing, packed_forward
 from mlapi.runtime.torch_backend import TorchClassifier
-from mlapi.synthetic import (
-    WORDS,
-    save_random_model,
-    save_wordpiece,
-    tiny_distilbert,
-    wordpiece_vocab,
-)
+from mlapi.synthetic import WORDS, tiny_bert, tiny_distilbert
 
 pytestmark = pytest.mark.numerics
-
-
-def tiny_bert(out: Path) -> Path:
-    tokenizer = save_wordpiece(wordpiece_vocab(WORDS), out)
-    config = {
-        "model_type": "bert",
-        "vocab_size": len(tokenizer),
-        "hidden_size": 32,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "intermediate_size": 64,
-        "max_position_embeddings": 128,
-        "id2label": {0: "NEGATIVE", 1: "POSITIVE"},
-        "label2id": {"NEGATIVE": 0, "POSITIVE": 1},
-        "pad_token_id": tokenizer.pad_token_id,
-        "initializer_range": 0.2,
-    }
-    return save_random_model(out, config)
 
 
 @pytest.fixture(scope="module", params=["bert", "distilbert"])
