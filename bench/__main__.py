@@ -14,11 +14,9 @@ runs alone on those sentences too, against the ceiling of the GEMM rates measure
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import tempfile
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -28,7 +26,7 @@ import httpx
 from bench import ceiling, k6, report
 from bench.configs import CONFIGS, IN_PROCESS, REFERENCE, service_for
 from bench.fidelity import SST2
-from bench.machine import describe
+from bench.machine import describe, save
 from bench.model import full_size_model
 from bench.modelonly import throughput
 from bench.served import ColdText, model_stats
@@ -232,11 +230,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
             if complete
             else report.boundary(results)
         )
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    (args.out / f"{stamp}.json").write_text(json.dumps(run, indent=2) + "\n")
     markdown = report.markdown(run)
-    (args.out / f"{stamp}.md").write_text(markdown)
+    save(args.out, "", run, markdown)
     if args.write_results:
         report.write_results(markdown, complete=bool(run["targets"]))
     print(markdown)

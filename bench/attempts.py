@@ -21,7 +21,6 @@ the measurement.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import shutil
 import sys
@@ -35,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from bench.fidelity import SST2, held_out
-from bench.machine import describe
+from bench.machine import describe, save
 from bench.model import full_size_model
 from bench.modelonly import real_text
 from bench.report import write_results
@@ -296,11 +295,8 @@ def main(argv: list[str] | None = None) -> int:
         "batch": args.batch or Settings(trial_dir=None).max_batch_size,
         "attempts": results,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    (args.out / f"attempts-{stamp}.json").write_text(json.dumps(run, indent=2) + "\n")
     text = markdown(run)
-    (args.out / f"attempts-{stamp}.md").write_text(text)
+    save(args.out, "attempts-", run, text)
     if args.write_results:
         write_results(text, complete=False)
     print(text)

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.machine import describe
+from bench.machine import describe, save
 from harness.servers import MlapiProcess, RedisServer, find_binary
 
 ROOT = Path(__file__).resolve().parent
@@ -216,9 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             "repeated >= 10x infinity": ratios["repeated-95"] >= 10,
         },
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    (args.out / f"embed-{stamp}.json").write_text(json.dumps(run, indent=2) + "\n")
+    save(args.out, "embed-", run)
     print(json.dumps(run, indent=2))
     return 0
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from bench.machine import describe
+from bench.machine import describe, save
 from mlapi.runtime import Classifier, load_classifier
 from mlapi.runtime.calibration import fidelity
 from mlapi.runtime.variants import VARIANTS
@@ -94,9 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             args.model_dir, texts, variants=args.variants.split(",") if args.variants else None
         ),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"fidelity-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(run, indent=2) + "\n")
+    save(args.out, "fidelity-", run)
     print(json.dumps(run, indent=2))
     return 0
 

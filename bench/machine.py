@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
 import time
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from mlapi.runtime.cpu import cpu_flags
 
@@ -45,3 +47,14 @@ def describe() -> dict[str, object]:
         "onnxruntime": _version("onnxruntime"),
         "torch": _version("torch"),
     }
+
+
+def save(out: Path, name: str, run: dict[str, Any], markdown: str | None = None) -> Path:
+    """`run` as out/<name><stamp>.json (and the markdown beside it, as .md); the JSON path."""
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / f"{name}{time.strftime('%Y%m%d-%H%M%S')}"
+    path = stem.with_suffix(".json")
+    path.write_text(json.dumps(run, indent=2) + "\n")
+    if markdown is not None:
+        stem.with_suffix(".md").write_text(markdown)
+    return path

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import tempfile
 import time
@@ -18,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from bench.machine import describe
+from bench.machine import describe, save
 from mlapi.app import create_app
 from mlapi.settings import Settings
 from mlapi.synthetic import trained_tiny_distilbert
@@ -113,9 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         model = trained_tiny_distilbert(Path(tmp) / "tiny")
         routes = asyncio.run(_run(model, args.count, args.rounds))
     run = {"machine": describe(), "count": args.count, "routes": routes}
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"path-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    path.write_text(json.dumps(run, indent=2) + "\n")
+    save(args.out, "path-", run)
     for route, figures in routes.items():
         print(f"{route}: {figures['us_per_request']} us per cached request")
     return 0

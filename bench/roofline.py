@@ -10,14 +10,12 @@ after its model-only one. Writes bench/out/roofline-<stamp>.json and .md.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from bench.ceiling import Encoder, add_fractions, measure, packed_variants, table
-from bench.machine import describe
+from bench.machine import describe, save
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -95,10 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         f"torch {machine['torch']}, onnxruntime {machine['onnxruntime']}. Command: `{command}`.",
     ]
     markdown = "\n".join(header + table(roofline)) + "\n"
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    (args.out / f"roofline-{stamp}.json").write_text(json.dumps(run, indent=2) + "\n")
-    (args.out / f"roofline-{stamp}.md").write_text(markdown)
+    save(args.out, "roofline-", run, markdown)
     print(markdown)
     return 0
 

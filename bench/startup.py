@@ -10,13 +10,12 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench.machine import describe
+from bench.machine import describe, save
 from bench.model import full_size_model
 from harness.servers import MlapiProcess
 
@@ -56,9 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             start_once(model, trials, Path(tmp) / f"again-{i}.log") for i in range(args.repeats)
         ]
     run = {"machine": describe(), "model": str(model), "first_start": first, "stored_trial": again}
-    args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / f"startup-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(json.dumps(run, indent=2) + "\n")
+    save(args.out, "startup-", run)
     print(json.dumps(run, indent=2))
     return 0
 

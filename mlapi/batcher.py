@@ -1,13 +1,14 @@
 """Micro-batching: a bounded queue in front of a model; batches run one per worker at a time.
 
-Texts that come with their token ids are batched by tokens, as text-embeddings-inference does:
-a batch holds the oldest waiting text and the waiting texts closest to it in length, as long
-as the padded batch (longest text x count) stays within `max_batch_tokens` and its padding
-within `PADDING_SLACK` of its real tokens. A long text waits for a batch of its own length
-rather than pad short ones to its length; it is never passed over once it is the oldest.
-A model that runs unpadded (`packed`) pays for real tokens only: its batches take the
-waiting texts in arrival order up to `max_batch_tokens` real tokens, so the texts of one
-request finish together (the model groups lengths for attention itself).
+Texts that come with their token ids are batched by tokens, as text-embeddings-inference
+does: a batch holds the oldest waiting text and the waiting texts closest to it in length,
+as long as the padded batch (longest text x count) stays within `max_batch_tokens` and its
+padding within the runtime's padding bound (`mlapi.runtime.base.pads_within`). A long text
+waits for a batch of its own length rather than pad short ones to its length; it is never
+passed over once it is the oldest. A model that runs unpadded (`packed`) pays for real
+tokens only: its batches take the waiting texts in arrival order up to `max_batch_tokens`
+real tokens, so the texts of one request finish together (the model groups lengths for
+attention itself).
 """
 
 from __future__ import annotations
@@ -22,13 +23,10 @@ from typing import Generic, TypeVar
 
 from mlapi import metrics
 from mlapi.errors import ModelFailure, Overloaded
+from mlapi.runtime.base import pads_within
 
 T = TypeVar("T")
 logger = logging.getLogger("mlapi.batcher")
-# A text joins a batch only while padded tokens <= PADDING_SLACK x real tokens + PADDING_FREE
-# (the runtime's own length buckets use the same bound).
-PADDING_SLACK = 1.25
-PADDING_FREE = 8
 Runner = Callable[[list[str], list[list[int]] | None], Awaitable[Sequence[T | Exception]]]
 # texts, seconds, real tokens, tokens the projections ran (padded batch, or real when packed)
 OnBatch = Callable[[int, float, int, int], None]
@@ -178,7 +176,7 @@ class Batcher(Generic[T]):
             length = len(waiting[index].tokens or ())
             width = max(longest, length)
             padded = width * (len(chosen) + 1)
-            if padded > self._max_tokens or padded > PADDING_SLACK * (real + length) + PADDING_FREE:
+            if padded > self._max_tokens or not pads_within(padded, real + length):
                 continue
             chosen.append(index)
             longest, real = width, real + length

@@ -73,6 +73,11 @@ def apply(base: Settings, overrides: Mapping[str, Any] | None) -> Settings:
     return merged
 
 
+def per_worker(settings: Settings) -> Settings:
+    """`settings` as each of its `workers` processes runs them: its share of the threads."""
+    return settings.model_copy(update={"threads": max(1, settings.threads // settings.workers)})
+
+
 def for_worker(settings: Settings) -> Settings:
     """`settings` without the secrets a worker process has no use for."""
     return settings.model_copy(update=dict.fromkeys(SECRETS))

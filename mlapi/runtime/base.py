@@ -73,8 +73,19 @@ def softmax(logits: npt.NDArray[np.floating]) -> Probs:
     return probs
 
 
-def length_buckets(lengths: Sequence[int], max_size: int, slack: float = 1.25) -> list[list[int]]:
-    """Indices sorted by length and cut into buckets whose padding stays within `slack`."""
+# A batch's padding is bounded: padded tokens <= PADDING_SLACK x real tokens + PADDING_FREE
+# (the runtime's length buckets here, and the batcher's batches by tokens).
+PADDING_SLACK = 1.25
+PADDING_FREE = 8
+
+
+def pads_within(padded: int, real: int) -> bool:
+    """Whether `padded` tokens for `real` ones stay within the padding bound."""
+    return padded <= PADDING_SLACK * real + PADDING_FREE
+
+
+def length_buckets(lengths: Sequence[int], max_size: int) -> list[list[int]]:
+    """Indices sorted by length and cut into buckets whose padding stays within the bound."""
     order = sorted(range(len(lengths)), key=lengths.__getitem__)
     buckets: list[list[int]] = []
     current: list[int] = []
@@ -82,7 +93,7 @@ def length_buckets(lengths: Sequence[int], max_size: int, slack: float = 1.25) -
     for index in order:
         length = lengths[index]
         padded = length * (len(current) + 1)
-        if current and (len(current) >= max_size or padded > slack * (total + length) + 8):
+        if current and (len(current) >= max_size or not pads_within(padded, total + length)):
             buckets.append(current)
             current, total = [], 0
         current.append(index)

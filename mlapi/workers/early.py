@@ -1,12 +1,11 @@
 """Worker processes started before the server boots, so that their imports overlap its own.
 
-A worker's start is mostly imports (torch and transformers' model code: about 3 s of a 4.5 s
-load, docs/performance.md). `mlapi serve` starts the served model's workers first, each told
-what to import while it waits for its model; the server then boots (its own imports, the
-port, the checks) in parallel, and `WorkerProcess.start` adopts them instead of starting
-fresh ones. Only for the single model of `MLAPI_MODEL_DIR` (a text classifier) whose runtime
-is known before it loads: a fixed variant, or `auto` with a stored trial. Restarts start
-fresh workers as always.
+A worker's start is mostly imports (torch and transformers' model code). `mlapi serve`
+starts the served model's workers first, each told what to import while it waits for its
+model; the server then boots (its own imports, the port, the checks) in parallel, and
+`WorkerProcess.start` adopts them instead of starting fresh ones. Only for the single model
+of `MLAPI_MODEL_DIR` (a text classifier) whose runtime is known before it loads: a fixed
+variant, or `auto` with a stored trial. Restarts start fresh workers as always.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
+from mlapi.model_settings import per_worker
 from mlapi.settings import Settings
 
 _started: list[subprocess.Popen[bytes]] = []
@@ -45,8 +45,7 @@ def preload_for(settings: Settings) -> list[str]:
     if variant == "auto":
         from mlapi.runtime.select import stored_variant
 
-        share = max(1, settings.threads // settings.workers)  # as each worker sees it
-        variant = stored_variant(settings.model_copy(update={"threads": share}), model_dir)
+        variant = stored_variant(per_worker(settings), model_dir)  # as a worker stored it
     if variant is None:
         return []
     if variant.startswith("onnx-"):

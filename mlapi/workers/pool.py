@@ -18,6 +18,7 @@ from typing import Any
 from mlapi import metrics
 from mlapi.errors import InputCrashedModel, ModelFailure
 from mlapi.kinds.base import ModelKind, ModelSpec, Servable
+from mlapi.model_settings import per_worker
 from mlapi.settings import Settings
 from mlapi.workers.poison import PoisonList
 from mlapi.workers.process import WorkerDied, WorkerProcess, WorkerStartFailed
@@ -31,7 +32,7 @@ class WorkerPool:
     def __init__(self, spec: ModelSpec, kind: ModelKind, settings: Settings) -> None:
         self.spec = spec
         self.count = settings.workers
-        share = settings.model_copy(update={"threads": max(1, settings.threads // self.count)})
+        share = per_worker(settings)
         self.workers = [WorkerProcess(i, spec, kind, share) for i in range(self.count)]
         self.restarts = [0] * self.count
         self.poison: PoisonList | None = None
