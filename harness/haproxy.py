@@ -3,7 +3,9 @@
 Like the VirtualService's retry policy (.k8s/overlays/prod), it retries a request on another
 replica when the connection fails, the response is empty (a replica killed mid-request) or a
 503 comes back (a replica draining or overloaded); health checks on /ready take a draining
-replica out, as the readiness probe does.
+replica out, as the readiness probe does. Like Envoy, it holds a request's whole body before
+sending it on: HAProxy retries only requests it received in full, and a request it cannot retry
+on a reused connection that died ends with the client's connection closed, no status.
 """
 
 from __future__ import annotations
@@ -18,13 +20,18 @@ from harness.servers import find_binary, free_port, wait_for_port
 CONFIG = """\
 global
     maxconn 4096
+    log stdout format raw local0 info
 defaults
     mode http
+    log global
+    option httplog
+    option dontlog-normal
     timeout connect 1s
     timeout client 60s
     timeout server 60s
     retries 3
     option redispatch 1
+    option http-buffer-request
     retry-on conn-failure empty-response response-timeout junk-response 503
 frontend mlapi
     bind 127.0.0.1:{port}
@@ -80,6 +87,10 @@ class HAProxy:
         names = {"wretr": "retries", "wredis": "redispatches", "econ": "connection_errors"}
         names["eresp"] = "response_errors"
         return {label: int(backend[key] or 0) for key, label in names.items()}
+
+    def errors(self) -> list[str]:
+        """HAProxy's log lines for requests that did not end normally (retried ones included)."""
+        return self.log.read_text(errors="replace").splitlines() if self.log.exists() else []
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

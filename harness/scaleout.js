@@ -28,7 +28,10 @@ export default function () {
     timeout: '30s',
   });
   const ok = check(r, { 'status is 200': (res) => res.status === 200 });
-  if (!ok) failed.add(1, { status: String(r.status) });
+  if (!ok) {
+    failed.add(1, { status: String(r.status) });
+    console.warn(`failed request: status=${r.status} error=${r.error_code} body=${String(r.body).slice(0, 200)}`);
+  }
 }
 
 export function handleSummary(data) {

@@ -146,6 +146,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         requests = int(metrics["http_reqs"]["values"]["count"])
         failed = int(metrics.get("failed_requests", {}).get("values", {}).get("count", 0))
         duration = metrics["http_req_duration"]["values"]
+        k6_log = stderr.decode(errors="replace").splitlines()
+        reasons = [line for line in k6_log if "failed request" in line]
         return {
             "model": str(args.model_dir or "tiny DistilBERT (random weights)"),
             "replicas": args.replicas,
@@ -156,6 +158,8 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "events": events,
             "requests": requests,
             "failed": failed,
+            "failures": reasons[:20],
+            "balancer_log": balancer.errors()[-40:],
             "requests_per_s": round(requests / args.duration, 1),
             "latency_ms": {k: round(v, 2) for k, v in duration.items()},
             "cross_replica_cache": shared,
@@ -199,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         report = run(args, Path(tmp))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps({k: report[k] for k in ("requests", "failed", "requests_per_s")}))
+    keys = ("requests", "failed", "requests_per_s", "events", "failures")
+    print(json.dumps({k: report[k] for k in keys}))
     return 0 if report["failed"] == 0 else 1
 
 
