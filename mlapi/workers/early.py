@@ -17,6 +17,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
+from mlapi.child_env import inherited
 from mlapi.model_settings import per_worker
 from mlapi.settings import Settings
 
@@ -24,11 +25,11 @@ _started: list[subprocess.Popen[bytes]] = []
 
 
 def child_env() -> dict[str, str]:
-    """The server's environment with its import path (tests add theirs), without any `MLAPI_*`
-    or `SENTRY_*` variable: a worker gets its settings from the server, without the keys,
-    passwords and DSNs among them (`model_settings.for_worker`), and no variable brings
-    them back."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLAPI_", "SENTRY_"))}
+    """The allow-listed part of the server's environment (`mlapi.child_env`) and its import
+    path (tests add theirs): a worker gets its settings from the server, without the keys,
+    passwords and DSNs among them (`model_settings.for_worker`), and no variable brings them
+    back."""
+    env = inherited()
     paths = [p for p in sys.path if p and os.path.isdir(p)]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([os.getcwd(), *paths]))
     return env

@@ -13,7 +13,7 @@ import pytest
 from harness.servers import MlapiProcess
 from mlapi.runtime.select import stored_variant, trial_key
 from mlapi.settings import Settings
-from mlapi.workers.early import child_env, preload_for
+from mlapi.workers.early import preload_for
 from tests.waiting import wait_until
 
 
@@ -98,21 +98,3 @@ def test_the_early_worker_serves_and_a_fresh_one_replaces_it(
         assert httpx.post(f"{service.url}/predict", json=body, timeout=30).json() == answer.json()
     finally:
         service.stop()
-
-
-def test_a_worker_inherits_no_setting_and_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
-    secrets = {
-        "MLAPI_API_KEYS": "k1",
-        "MLAPI_ADMIN_KEYS": "a1",
-        "MLAPI_REDIS_URL": "redis://:p1@127.0.0.1:6379/0",
-        "MLAPI_REDIS_PASSWORD": "p1",
-        "MLAPI_REDIS_SIGNING_KEY": "s1",
-        "MLAPI_SENTRY_DSN": "https://x@y/1",
-        "SENTRY_DSN": "https://x@y/2",
-    }
-    for name, value in secrets.items():
-        monkeypatch.setenv(name, value)
-    env = child_env()
-    assert not set(secrets) & set(env)
-    assert not any(value in env.values() for value in secrets.values())
-    assert env["PATH"] == os.environ["PATH"] and "PYTHONPATH" in env

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlapi.child_env import inherited
 from mlapi.training.progress import read_progress
 from mlapi.training.runners.base import RunSpec, RunStatus
 
@@ -49,29 +50,10 @@ def trainer_path() -> dict[str, str]:
     return {"PYTHONPATH": f"{root}{os.pathsep}{rest}" if rest else root}
 
 
-# What the trainer child inherits: where things are and how the CPU libraries behave. Nothing
-# else, so no API or admin key, Redis password or Sentry DSN reaches a training process.
-INHERITED = (
-    "PATH",
-    "HOME",
-    "LANG",
-    "LC_ALL",
-    "TZ",
-    "TMPDIR",
-    "VIRTUAL_ENV",
-    "LD_LIBRARY_PATH",
-    "HF_HOME",
-    "HF_HUB_OFFLINE",
-    "TRANSFORMERS_OFFLINE",
-    "OPENBLAS_CORETYPE",
-    "OPENBLAS_L2_SIZE",
-)
-
-
 def child_env(threads: str) -> dict[str, str]:
-    inherited = {name: os.environ[name] for name in INHERITED if name in os.environ}
+    """The allow-listed environment (`mlapi.child_env`) with the job's thread budget."""
     return {
-        **inherited,
+        **inherited(),
         "OMP_NUM_THREADS": threads,
         "MKL_NUM_THREADS": threads,
         "TOKENIZERS_PARALLELISM": "false",
