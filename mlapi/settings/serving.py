@@ -11,6 +11,8 @@ from typing import Literal, Self, get_args
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from mlapi.settings.fields import empty_is_none
+
 DEFAULT_MODEL_ID = "distilbert-base-uncased-finetuned-sst-2-english"
 # Runtime and precision of a text model (`mlapi.runtime.variants` builds each).
 VariantName = Literal[
@@ -228,10 +230,9 @@ class ServingSettings(BaseSettings):
             raise ValueError(f"unknown log level {value!r}")
         return level
 
-    @field_validator("trial_dir", "models", "model_repository", mode="before")
-    @classmethod
-    def _empty_is_none(cls, value: object) -> object:
-        return None if value == "" else value
+    _serving_empty_is_none = field_validator("trial_dir", "models", "model_repository", mode="before")(
+        empty_is_none
+    )
 
     @field_validator("auto_variants")
     @classmethod

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from mlapi.settings.fields import empty_is_none
+
 
 class TrainingSettings(BaseSettings):
     """How training jobs run."""
@@ -72,7 +74,4 @@ class TrainingSettings(BaseSettings):
         86_400, ge=0, description="Kubernetes runner: the Job's ttlSecondsAfterFinished."
     )
 
-    @field_validator("train_db", "train_job_template", mode="before")
-    @classmethod
-    def _empty_is_none(cls, value: object) -> object:
-        return None if value == "" else value
+    _training_empty_is_none = field_validator("train_db", "train_job_template", mode="before")(empty_is_none)

@@ -30,3 +30,19 @@ def test_variant_names_are_spelled_once() -> None:
 
     assert tuple(VARIANTS) == VARIANT_NAMES
     assert set(AUTO_CANDIDATES) <= set(VARIANT_NAMES)
+
+
+def test_every_group_validator_holds_in_settings() -> None:
+    """A validator that shares its name with another group's is shadowed in `Settings`."""
+    combined = Settings.__pydantic_decorators__.field_validators
+    for group in GROUPS:
+        for name, validator in group.__pydantic_decorators__.field_validators.items():
+            assert combined[name].info.fields == validator.info.fields, (group.__name__, name)
+
+
+@pytest.mark.parametrize(
+    "name", ["trial_dir", "models", "model_repository", "train_db", "train_job_template"]
+)
+def test_an_empty_variable_reads_as_unset(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    monkeypatch.setenv(f"MLAPI_{name.upper()}", "")
+    assert getattr(Settings(), name) is None
