@@ -12,9 +12,9 @@ from __future__ import annotations
 import time
 from typing import Any, Protocol
 
-import redis.asyncio as aioredis
 from pydantic import BaseModel, Field, ValidationError
 
+from mlapi.redis_client import open_async
 from mlapi.settings import Settings
 from mlapi.signing import Signer, signer_for
 
@@ -94,9 +94,7 @@ class RedisDesiredStore:
 
     def __init__(self, url: str, signer: Signer, *, password: str | None, timeout_s: float):
         self._signer = signer
-        self._client = aioredis.Redis.from_url(
-            url, password=password, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
-        )
+        self._client = open_async(url, password=password, timeout_s=timeout_s)
 
     @staticmethod
     def _where(name: str) -> str:

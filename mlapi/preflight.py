@@ -153,17 +153,12 @@ def check_redis(settings: Settings) -> bool:
     """Whether Redis answers; if not, one WARNING, and the service starts without it."""
     if not settings.redis_url:
         return True
-    import redis
     from redis.exceptions import RedisError
 
-    password = settings.redis_password.get_secret_value() if settings.redis_password else None
+    from mlapi.redis_client import open_sync
+
     timeout = max(settings.redis_timeout_ms / 1000, 1.0)
-    client = redis.Redis.from_url(
-        settings.redis_url,
-        password=password,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-    )
+    client = open_sync(settings.redis_url, password=settings.redis_password, timeout_s=timeout)
     try:
         client.ping()
         return True

@@ -11,10 +11,10 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from mlapi import metrics
+from mlapi.redis_client import open_async
 
 logger = logging.getLogger("mlapi.cache.redis")
 
@@ -34,13 +34,12 @@ class RedisCache:
         valid: Callable[[bytes], bool] = bool,
     ) -> None:
         timeout = timeout_ms / 1000
-        self._client = aioredis.Redis.from_url(
+        self._client = open_async(
             url,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
+            password=password,
+            timeout_s=timeout,
             retry_on_timeout=False,
             health_check_interval=0,
-            password=password,
         )
         self._prefix = f"mlapi:{fingerprint}:"
         self._valid = valid

@@ -230,9 +230,9 @@ class ServingSettings(BaseSettings):
             raise ValueError(f"unknown log level {value!r}")
         return level
 
-    _serving_empty_is_none = field_validator("trial_dir", "models", "model_repository", mode="before")(
-        empty_is_none
-    )
+    _serving_empty_is_none = field_validator(
+        "trial_dir", "models", "model_repository", mode="before"
+    )(empty_is_none)
 
     @field_validator("auto_variants")
     @classmethod

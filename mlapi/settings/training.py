@@ -74,4 +74,6 @@ class TrainingSettings(BaseSettings):
         86_400, ge=0, description="Kubernetes runner: the Job's ttlSecondsAfterFinished."
     )
 
-    _training_empty_is_none = field_validator("train_db", "train_job_template", mode="before")(empty_is_none)
+    _training_empty_is_none = field_validator("train_db", "train_job_template", mode="before")(
+        empty_is_none
+    )

@@ -8,9 +8,9 @@ when listed.
 
 from __future__ import annotations
 
-import redis.asyncio as aioredis
 from pydantic import ValidationError
 
+from mlapi.redis_client import open_async
 from mlapi.signing import Signer
 from mlapi.training.schemas import JobRecord
 from mlapi.training.store import live
@@ -25,12 +25,7 @@ class RedisJobStore:
         self, url: str, signer: Signer, *, password: str | None = None, timeout_s: float = 5.0
     ) -> None:
         self._signer = signer
-        self._client = aioredis.Redis.from_url(
-            url,
-            password=password,
-            socket_timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
-        )
+        self._client = open_async(url, password=password, timeout_s=timeout_s)
 
     async def put(self, record: JobRecord) -> None:
         key = PREFIX + "job:" + record.id

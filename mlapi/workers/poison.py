@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from mlapi.redis_client import open_async
 from mlapi.settings import Settings
 from mlapi.signing import signer_for
 
@@ -32,13 +33,10 @@ class PoisonList:
         self._redis: aioredis.Redis | None = None
         self._signer = signer_for(settings)
         if settings.redis_url and self._signer is not None:
-            timeout = settings.redis_timeout_ms / 1000
-            password = settings.redis_password
-            self._redis = aioredis.Redis.from_url(
+            self._redis = open_async(
                 settings.redis_url,
-                socket_timeout=timeout,
-                socket_connect_timeout=timeout,
-                password=password.get_secret_value() if password else None,
+                password=settings.redis_password,
+                timeout_s=settings.redis_timeout_ms / 1000,
             )
 
     async def find(self, keys: Sequence[str]) -> set[str]:
