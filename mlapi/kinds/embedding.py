@@ -44,6 +44,7 @@ class EmbeddingServable(Servable):
         self.tokenizer = model.tokenizer  # also in the HTTP process's copy
         self.dim = self.width = model.width
         self.max_length = model.info.max_length
+        self.packed = model.packed
         self.pooling = model.folder.pooling
         self.normalized = model.folder.normalize
 

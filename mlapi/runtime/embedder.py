@@ -10,15 +10,21 @@ Vectors come out pooled but not normalized: the kind normalizes when the request
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 from tokenizers import Tokenizer
 
 from mlapi.runtime.base import IntArray, ModelInfo, Probs, TextModel, fingerprint
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from mlapi.runtime.packed import Packing
 
 EMBEDDING_FILES = {
     "fp32": "embedding.onnx",
@@ -91,6 +97,8 @@ def normalize(vectors: Probs) -> Probs:
 
 
 class Embedder(TextModel):
+    _packed: Callable[[Packing], Tensor] | None = None  # torch, BERT or DistilBERT: unpadded
+
     def __init__(
         self,
         folder: SentenceTransformerFolder,
@@ -99,6 +107,7 @@ class Embedder(TextModel):
         threads: int,
         max_length: int | None,
         max_batch_size: int,
+        unpadded: bool = True,
     ) -> None:
         config = json.loads((folder.transformer / "config.json").read_text())
         limit = min(
@@ -139,12 +148,22 @@ class Embedder(TextModel):
             self._torch = torch
             self._model = AutoModel.from_pretrained(folder.transformer, dtype=torch.float32).eval()
             files += [p for p in folder.transformer.glob("*.safetensors")]
+            if unpadded:
+                from mlapi.runtime.packed import packed_pooling
+
+                self._packed = packed_pooling(self._model, folder.pooling)
+                self.packed = self._packed is not None
         self._width = int(config.get("hidden_size") or config.get("dim"))
         self.info = ModelInfo(
             name=str(config.get("_name_or_path") or folder.root.name),
             backend=runtime,
             fingerprint=fingerprint(
-                files, runtime, folder.pooling, str(self.width), f"max_length={int(limit)}"
+                files,
+                runtime,
+                folder.pooling,
+                str(self.width),
+                f"max_length={int(limit)}",
+                *(["packed"] if self.packed else []),
             ),
             labels=(),
             max_length=int(limit),
@@ -156,6 +175,13 @@ class Embedder(TextModel):
 
     def _head(self, outputs: npt.NDArray[np.floating], mask: IntArray) -> Probs:
         return pool(outputs, mask, self.folder.pooling)
+
+    def predict_ids(self, ids: Sequence[Sequence[int]]) -> Probs:
+        if self._packed is None or not ids:
+            return super().predict_ids(ids)
+        from mlapi.runtime.packed import predict_packed
+
+        return predict_packed(self._packed, ids, self._max_batch_size, self.width)
 
     def _forward(self, input_ids: IntArray, attention_mask: IntArray) -> npt.NDArray[np.floating]:
         if self.runtime.startswith("onnx"):

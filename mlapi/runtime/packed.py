@@ -1,4 +1,5 @@
-"""Unpadded forward for BERT and DistilBERT classifiers: every projection sees real tokens only.
+"""Unpadded forward for BERT and DistilBERT (classifiers, and base models pooled into sentence
+embeddings): every projection sees real tokens only.
 
 A padded batch spends its GEMMs on padding (about a fifth of the rows on real SST-2 text,
 bench/RESULTS.md). Here the texts of a batch are packed into one [tokens, hidden] matrix, so
@@ -15,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import torch
 from torch import Tensor, nn
 from torch.nn.functional import scaled_dot_product_attention
@@ -66,13 +69,26 @@ class Packing:
         for group in groups:
             self.groups.append(_Group(start, [lengths[i] for i in group]))
             start = self.groups[-1].rows.stop
-        sizes = torch.tensor([lengths[i] for i in self.order.tolist()])
-        self.first = sizes.cumsum(0) - sizes  # the [CLS] row of each text, in packed order
+        self.sizes = torch.tensor([lengths[i] for i in self.order.tolist()])
+        self.first = self.sizes.cumsum(0) - self.sizes  # each text's [CLS] row, packed order
 
     def attend(self, q: Tensor, k: Tensor, v: Tensor, heads: int) -> Tensor:
         """Multi-head attention of packed [tokens, hidden] q, k, v within each text."""
         parts = [group.attend(q, k, v, heads) for group in self.groups]
         return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    def pool(self, states: Tensor, mode: str) -> Tensor:
+        """One row per text (packed order) from its tokens' rows: mean, first (cls) or max."""
+        if mode == "cls":
+            return states.index_select(0, self.first)
+        count = len(self.sizes)
+        text = torch.repeat_interleave(torch.arange(count), self.sizes)  # each row's text
+        if mode == "max":
+            out = states.new_empty((count, states.shape[1]))
+            where = text[:, None].expand_as(states)
+            return out.scatter_reduce_(0, where, states, "amax", include_self=False)
+        sums = states.new_zeros((count, states.shape[1])).index_add_(0, text, states)
+        return sums / self.sizes[:, None].to(states.dtype)
 
     def unpack(self, rows: Tensor) -> Tensor:
         """Per-text rows in packed order -> in the order the texts were given."""
@@ -81,10 +97,10 @@ class Packing:
         return out
 
 
-def _bert(model: Any, packing: Packing) -> Tensor:
-    bert = model.bert
+def _bert_states(bert: Any, packing: Packing) -> Tensor:
+    """A BertModel's last hidden states, [tokens, hidden] in packed order."""
     emb = bert.embeddings
-    x = emb.word_embeddings(packing.flat)
+    x: Tensor = emb.word_embeddings(packing.flat)
     x = x + emb.token_type_embeddings(torch.zeros_like(packing.flat))
     x = emb.LayerNorm(x + emb.position_embeddings(packing.positions))
     for layer in bert.encoder.layer:
@@ -95,23 +111,32 @@ def _bert(model: Any, packing: Packing) -> Tensor:
         x = out.LayerNorm(out.dense(context) + x)
         inner = layer.intermediate.intermediate_act_fn(layer.intermediate.dense(x))
         x = layer.output.LayerNorm(layer.output.dense(inner) + x)
-    cls = x.index_select(0, packing.first)
+    return x
+
+
+def _distilbert_states(body: Any, packing: Packing) -> Tensor:
+    """A DistilBertModel's last hidden states, [tokens, hidden] in packed order."""
+    emb = body.embeddings
+    positions = emb.position_embeddings(packing.positions)
+    x: Tensor = emb.LayerNorm(emb.word_embeddings(packing.flat) + positions)
+    for layer in body.transformer.layer:
+        attn = layer.attention
+        context = packing.attend(attn.q_lin(x), attn.k_lin(x), attn.v_lin(x), attn.n_heads)
+        x = layer.sa_layer_norm(attn.out_lin(context) + x)
+        x = layer.output_layer_norm(layer.ffn.lin2(layer.ffn.activation(layer.ffn.lin1(x))) + x)
+    return x
+
+
+def _bert(model: Any, packing: Packing) -> Tensor:
+    bert = model.bert
+    cls = _bert_states(bert, packing).index_select(0, packing.first)
     pooled = bert.pooler.activation(bert.pooler.dense(cls)) if bert.pooler is not None else cls
     logits: Tensor = model.classifier(pooled)
     return logits
 
 
 def _distilbert(model: Any, packing: Packing) -> Tensor:
-    body = model.distilbert
-    emb = body.embeddings
-    positions = emb.position_embeddings(packing.positions)
-    x = emb.LayerNorm(emb.word_embeddings(packing.flat) + positions)
-    for layer in body.transformer.layer:
-        attn = layer.attention
-        context = packing.attend(attn.q_lin(x), attn.k_lin(x), attn.v_lin(x), attn.n_heads)
-        x = layer.sa_layer_norm(attn.out_lin(context) + x)
-        x = layer.output_layer_norm(layer.ffn.lin2(layer.ffn.activation(layer.ffn.lin1(x))) + x)
-    cls = x.index_select(0, packing.first)
+    cls = _distilbert_states(model.distilbert, packing).index_select(0, packing.first)
     logits: Tensor = model.classifier(nn.functional.relu(model.pre_classifier(cls)))
     return logits
 
@@ -120,19 +145,57 @@ _FORWARDS: dict[str, Callable[[Any, Packing], Tensor]] = {
     "BertForSequenceClassification": _bert,
     "DistilBertForSequenceClassification": _distilbert,
 }
+_STATES: dict[str, Callable[[Any, Packing], Tensor]] = {
+    "BertModel": _bert_states,
+    "DistilBertModel": _distilbert_states,
+}
 
 
 PACKED_CLASSES = frozenset(_FORWARDS)
 
 
-def packed_forward(model: nn.Module) -> Callable[[Packing], Tensor] | None:
-    """The unpadded forward for this model's class, or None (then the padded one serves)."""
-    forward = _FORWARDS.get(type(model).__name__)
+def _absolute_positions(model: nn.Module) -> bool:
     config = getattr(model, "config", None)
-    if forward is None or getattr(config, "position_embedding_type", "absolute") != "absolute":
+    return getattr(config, "position_embedding_type", "absolute") == "absolute"
+
+
+def packed_forward(model: nn.Module) -> Callable[[Packing], Tensor] | None:
+    """The unpadded forward for this classifier's class, or None (then the padded one serves).
+    Its logits come in the order the texts were given."""
+    forward = _FORWARDS.get(type(model).__name__)
+    if forward is None or not _absolute_positions(model):
         return None
 
     def run(packing: Packing) -> Tensor:
         return packing.unpack(forward(model, packing))
 
     return run
+
+
+def packed_pooling(model: nn.Module, mode: str) -> Callable[[Packing], Tensor] | None:
+    """The unpadded forward of a base model (BertModel, DistilBertModel) pooled per text as
+    sentence-transformers pools (`mean`, `cls` or `max` over the text's tokens), or None.
+    Its vectors come in the order the texts were given."""
+    states = _STATES.get(type(model).__name__)
+    if states is None or not _absolute_positions(model):
+        return None
+
+    def run(packing: Packing) -> Tensor:
+        return packing.unpack(packing.pool(states(model, packing), mode))
+
+    return run
+
+
+def predict_packed(
+    run: Callable[[Packing], Tensor], ids: Sequence[Sequence[int]], max_batch_size: int, width: int
+) -> npt.NDArray[np.float32]:
+    """`run`'s rows for texts tokenized already, in their order: shortest first, up to
+    `max_batch_size` texts per forward, so that each forward's attention groups stay tight;
+    the projections see real tokens only, whatever the lengths."""
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    out = np.empty((len(ids), width), dtype=np.float32)
+    with torch.inference_mode():
+        for start in range(0, len(order), max_batch_size):
+            chunk = order[start : start + max_batch_size]
+            out[chunk] = run(Packing([ids[i] for i in chunk])).float().numpy()
+    return out

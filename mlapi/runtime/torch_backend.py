@@ -25,7 +25,7 @@ from mlapi.runtime.base import (
     read_config,
     softmax,
 )
-from mlapi.runtime.packed import Packing, packed_forward
+from mlapi.runtime.packed import packed_forward, predict_packed
 
 
 class TorchClassifier(Classifier):
@@ -92,17 +92,6 @@ class TorchClassifier(Classifier):
         return result
 
     def predict_ids(self, ids: Sequence[Sequence[int]]) -> Probs:
-        if self._packed is None:
+        if self._packed is None or not ids:
             return super().predict_ids(ids)
-        if not ids:
-            return np.zeros((0, self.width), dtype=np.float32)
-        # Shortest first, max_batch_size texts per forward: each batch's attention groups
-        # stay tight; the projections see real tokens only, whatever the lengths.
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        out = np.empty((len(ids), self.width), dtype=np.float32)
-        with self._torch.inference_mode():
-            for start in range(0, len(order), self._max_batch_size):
-                chunk = order[start : start + self._max_batch_size]
-                logits = self._packed(Packing([ids[i] for i in chunk]))
-                out[chunk] = softmax(logits.float().numpy())
-        return out
+        return softmax(predict_packed(self._packed, ids, self._max_batch_size, self.width))

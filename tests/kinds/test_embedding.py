@@ -45,6 +45,7 @@ def test_vectors_equal_sentence_transformers(st_dir: Path, runtime: str) -> None
     folder = SentenceTransformerFolder.read(st_dir)
     model = Embedder(folder, runtime=runtime, threads=1, max_length=None, max_batch_size=64)
     assert model.info.max_length == 64
+    assert model.packed == (runtime == "torch-fp32")  # BERT on torch runs unpadded
     from mlapi.runtime.embedder import normalize
 
     together = normalize(model.predict(TEXTS))

@@ -11,7 +11,7 @@ import torch
 from transformers import AutoModelForSequenceClassification
 
 from mlapi.runtime.base import softmax
-from mlapi.runtime.packed import Packing, packed_forward
+from mlapi.runtime.packed import Packing, packed_forward, packed_pooling
 from mlapi.runtime.torch_backend import TorchClassifier
 from mlapi.synthetic import WORDS, tiny_bert, tiny_distilbert
 
@@ -67,5 +67,18 @@ def test_packing_keeps_each_text_in_its_place() -> None:
     assert lengths[2] == 12 and lengths[3] < 12  # the long text does not pad the short ones
 
 
+@pytest.mark.parametrize("mode", ["mean", "cls", "max"])
+def test_pooling_reads_each_text_its_own_rows(mode: str) -> None:
+    ids = [[5] * n for n in (3, 1, 7, 2, 7)]
+    packing = Packing(ids)
+    states = torch.randn(packing.flat.numel(), 4)
+    per_text = packing.unpack(packing.pool(states, mode))
+    rows = torch.split(states, packing.sizes.tolist())  # packed order, one block per text
+    reduce = {"mean": lambda r: r.mean(0), "cls": lambda r: r[0], "max": lambda r: r.amax(0)}
+    want = packing.unpack(torch.stack([reduce[mode](r) for r in rows]))
+    torch.testing.assert_close(per_text, want)
+
+
 def test_other_architectures_keep_their_own_forward() -> None:
     assert packed_forward(torch.nn.Linear(2, 2)) is None
+    assert packed_pooling(torch.nn.Linear(2, 2), "mean") is None
