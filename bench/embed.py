@@ -83,6 +83,7 @@ ROWS = {
     "onnx-int8": ("onnx-int8", True),
     "onnx-int8-mixed": ("onnx-int8-mixed", True),
     "torch-fp32": ("torch-fp32", True),
+    "torch-bf16": ("torch-bf16", True),
     "torch-fp32 padded": ("torch-fp32", False),
 }
 

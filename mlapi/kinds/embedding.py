@@ -94,7 +94,7 @@ def runtime_for(variant: str, root: Path) -> str:
         folder = SentenceTransformerFolder.read(root)
         exported = (folder.transformer / "onnx" / EMBEDDING_FILES["fp32"]).is_file()
         return "onnx-fp32" if exported else "torch-fp32"
-    served = ("onnx-fp32", "onnx-int8", "onnx-int8-mixed", "torch-fp32")
+    served = ("onnx-fp32", "onnx-int8", "onnx-int8-mixed", "torch-fp32", "torch-bf16")
     if variant not in served:
         raise ValueError(f"embedding models serve {', '.join(served)}, not {variant}")
     return variant

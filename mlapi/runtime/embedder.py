@@ -147,6 +147,8 @@ class Embedder(TextModel):
             torch.set_num_threads(threads)
             self._torch = torch
             self._model = AutoModel.from_pretrained(folder.transformer, dtype=torch.float32).eval()
+            if runtime == "torch-bf16":  # the whole model, as the classifiers' torch-bf16
+                self._model.to(torch.bfloat16)
             files += [p for p in folder.transformer.glob("*.safetensors")]
             if unpadded:
                 from mlapi.runtime.packed import packed_pooling
