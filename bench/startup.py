@@ -23,8 +23,9 @@ OUT = Path(__file__).resolve().parent / "out"
 
 
 def start_once(model: Path, trials: Path, log: Path) -> dict[str, Any]:
-    # Whether this start found a stored trial. The card's `reused` cannot tell: after a trial
-    # the worker is started once more, and that worker reuses what the trial stored.
+    # Whether this start found a stored trial (`trials` is this run's own folder: only this
+    # model's trial is ever kept there). The card's `reused` cannot tell: after a trial the
+    # worker is started once more, and that worker reuses what the trial stored.
     found_trial = trials.is_dir() and any(trials.glob("*.json"))
     service = MlapiProcess(
         {"MLAPI_MODEL_DIR": str(model), "MLAPI_VARIANT": "auto", "MLAPI_TRIAL_DIR": str(trials)},

@@ -89,7 +89,8 @@ class HAProxy:
         return {label: int(backend[key] or 0) for key, label in names.items()}
 
     def errors(self) -> list[str]:
-        """HAProxy's log lines for requests that did not end normally (retried ones included)."""
+        """HAProxy's log: requests that did not end normally (retried ones included), and its
+        alerts (a server going DOWN or UP)."""
         return self.log.read_text(errors="replace").splitlines() if self.log.exists() else []
 
     def stop(self) -> None:

@@ -25,20 +25,39 @@ NAMES = frozenset(
         "LD_LIBRARY_PATH",
         "LD_PRELOAD",  # an allocator (jemalloc, tcmalloc) preloaded for the server
         "GLIBC_TUNABLES",
+        "XDG_CACHE_HOME",
+        "LC_ALL",
+        "LC_CTYPE",
+        "LC_NUMERIC",
+        "LC_TIME",
+        "LC_COLLATE",
+        "LC_MONETARY",
+        "LC_MESSAGES",
+        "PYTHONHOME",
+        "PYTHONPATH",
+        "PYTHONHASHSEED",
+        "PYTHONUNBUFFERED",
+        "PYTHONDONTWRITEBYTECODE",
+        "PYTHONIOENCODING",
+        "PYTHONUTF8",
+        "PYTHONWARNINGS",
+        "PYTHONFAULTHANDLER",
+        "PYTHONMALLOC",
+        "PYTHONNOUSERSITE",
         "HF_HOME",
         "HF_HUB_CACHE",
         "HF_HUB_OFFLINE",
         "HF_HUB_DISABLE_PROGRESS_BARS",
         "TRANSFORMERS_OFFLINE",
         "TRANSFORMERS_CACHE",
+        "TRANSFORMERS_VERBOSITY",
         "TOKENIZERS_PARALLELISM",
         "TQDM_DISABLE",
     }
 )
 
-# Locale, the CPU libraries' tuning (OpenMP, MKL, oneDNN, OpenBLAS, PyTorch) and Python's own.
+# The tuning of the CPU libraries (OpenMP, MKL, oneDNN, OpenBLAS, PyTorch) and the allocators.
 PREFIXES = (
-    "LC_",
     "OMP_",
     "GOMP_",
     "KMP_",
@@ -49,7 +68,9 @@ PREFIXES = (
     "ATEN_",
     "TORCH_",
     "PYTORCH_",
-    "PYTHON",
+    "MALLOC_",  # glibc's MALLOC_ARENA_MAX ..., jemalloc's MALLOC_CONF
+    "JE_MALLOC_",
+    "TCMALLOC_",
 )
 
 

@@ -88,7 +88,7 @@ class Packing:
             where = text[:, None].expand_as(states)
             return out.scatter_reduce_(0, where, states, "amax", include_self=False)
         sums = states.new_zeros((count, states.shape[1])).index_add_(0, text, states)
-        return sums / self.sizes[:, None].to(states.dtype)
+        return sums / self.sizes.clamp(min=1)[:, None].to(states.dtype)
 
     def unpack(self, rows: Tensor) -> Tensor:
         """Per-text rows in packed order -> in the order the texts were given."""
@@ -181,7 +181,8 @@ def packed_pooling(model: nn.Module, mode: str) -> Callable[[Packing], Tensor] |
         return None
 
     def run(packing: Packing) -> Tensor:
-        return packing.unpack(packing.pool(states(model, packing), mode))
+        # Pooled in fp32, as sentence-transformers and the padded path pool (bf16 sums drift)
+        return packing.unpack(packing.pool(states(model, packing).float(), mode))
 
     return run
 

@@ -34,10 +34,13 @@ def test_variant_names_are_spelled_once() -> None:
 
 def test_every_group_validator_holds_in_settings() -> None:
     """A validator that shares its name with another group's is shadowed in `Settings`."""
-    combined = Settings.__pydantic_decorators__.field_validators
+    combined = Settings.__pydantic_decorators__
     for group in GROUPS:
-        for name, validator in group.__pydantic_decorators__.field_validators.items():
-            assert combined[name].info.fields == validator.info.fields, (group.__name__, name)
+        own = group.__pydantic_decorators__
+        for name, validator in own.field_validators.items():
+            assert combined.field_validators[name].info.fields == validator.info.fields, name
+        for name, model_validator in own.model_validators.items():
+            assert combined.model_validators[name].func == model_validator.func, name
 
 
 @pytest.mark.parametrize(

@@ -26,14 +26,17 @@ SECRETS = {
     "HF_TOKEN": "s3cr3t-hf1",
     "GITHUB_TOKEN": "s3cr3t-gh1",
     "DATABASE_URL": "postgres://u:s3cr3t-pw@db/x",
+    "PYTHON_KEYRING_PASSWORD": "s3cr3t-py1",
+    "LC_SMUGGLED_TOKEN": "s3cr3t-lc1",
 }
 TUNING = {
     "OMP_WAIT_POLICY": "PASSIVE",
     "ONEDNN_PRIMITIVE_CACHE_CAPACITY": "2048",
-    "KMP_AFFINITY": "granularity=fine",
     "LC_ALL": "C.UTF-8",
     "LD_PRELOAD": "/usr/lib/libjemalloc.so.2",
+    "MALLOC_CONF": "background_thread:true",
     "HF_HUB_OFFLINE": "1",
+    "PYTHONHASHSEED": "0",
 }
 
 
@@ -58,3 +61,18 @@ def test_a_child_process_gets_no_secret(
     assert not any(secret in value for value in env.values() for secret in SECRETS.values())
     assert env["PATH"] == "/usr/bin:/bin" and "PYTHONPATH" in env
     assert all(env[name] == value for name, value in TUNING.items())
+
+
+def test_a_training_job_gets_its_own_threads_and_not_the_servers_pinning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in {
+        "KMP_AFFINITY": "granularity=fine,compact",
+        "OMP_PROC_BIND": "close",
+        "OPENBLAS_NUM_THREADS": "8",
+    }.items():
+        monkeypatch.setenv(name, value)
+    env = local.child_env("2")
+    assert "KMP_AFFINITY" not in env and "OMP_PROC_BIND" not in env
+    assert env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == env["OPENBLAS_NUM_THREADS"] == "2"
+    assert early.child_env()["KMP_AFFINITY"] == "granularity=fine,compact"  # workers: as the server

@@ -50,12 +50,20 @@ def trainer_path() -> dict[str, str]:
     return {"PYTHONPATH": f"{root}{os.pathsep}{rest}" if rest else root}
 
 
+# The server's thread pinning: the niced trainer would share the serving threads' cores.
+PINNING = frozenset(
+    {"KMP_AFFINITY", "GOMP_CPU_AFFINITY", "OMP_PLACES", "OMP_PROC_BIND", "KMP_HW_SUBSET"}
+)
+
+
 def child_env(threads: str) -> dict[str, str]:
-    """The allow-listed environment (`mlapi.child_env`) with the job's thread budget."""
+    """The allow-listed environment (`mlapi.child_env`) without the server's thread pinning,
+    with the job's own thread budget."""
     return {
-        **inherited(),
+        **{k: v for k, v in inherited().items() if k not in PINNING},
         "OMP_NUM_THREADS": threads,
         "MKL_NUM_THREADS": threads,
+        "OPENBLAS_NUM_THREADS": threads,
         "TOKENIZERS_PARALLELISM": "false",
         "PYTHONUNBUFFERED": "1",
         **trainer_path(),
