@@ -10,6 +10,7 @@ one. What a child needs from the settings, it gets from the server.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 
 NAMES = frozenset(
@@ -78,3 +79,10 @@ def inherited(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The variables of `environ` (default: this process's) that a child may see."""
     source = os.environ if environ is None else environ
     return {k: v for k, v in source.items() if k in NAMES or k.startswith(PREFIXES)}
+
+
+def import_path() -> dict[str, str]:
+    """PYTHONPATH that makes a child import what this process imports (`mlapi`, `trainer`,
+    and what tests add): the working folder and this process's `sys.path`."""
+    paths = [p for p in sys.path if p and os.path.isdir(p)]
+    return {"PYTHONPATH": os.pathsep.join(dict.fromkeys([os.getcwd(), *paths]))}

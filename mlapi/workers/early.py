@@ -17,7 +17,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from mlapi.child_env import inherited
+from mlapi.child_env import import_path, inherited
 from mlapi.model_settings import per_worker
 from mlapi.settings import Settings
 
@@ -29,10 +29,7 @@ def child_env() -> dict[str, str]:
     path (tests add theirs): a worker gets its settings from the server, without the keys,
     passwords and DSNs among them (`model_settings.for_worker`), and no variable brings them
     back."""
-    env = inherited()
-    paths = [p for p in sys.path if p and os.path.isdir(p)]
-    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([os.getcwd(), *paths]))
-    return env
+    return {**inherited(), **import_path()}
 
 
 def preload_for(settings: Settings) -> list[str]:

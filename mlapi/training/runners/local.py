@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import logging
 import os
 import signal
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from mlapi.child_env import inherited
+from mlapi.child_env import import_path, inherited
 from mlapi.training.progress import read_progress
 from mlapi.training.runners.base import RunSpec, RunStatus
 
@@ -40,16 +38,6 @@ def log_tail(spec: RunSpec, lines: int = 5) -> str:
     return "\n".join(kept[-lines:])
 
 
-def trainer_path() -> dict[str, str]:
-    """PYTHONPATH that makes the child import the `trainer` this process would import."""
-    spec = importlib.util.find_spec("trainer")
-    if spec is None or spec.origin is None:
-        return {}
-    root = str(Path(spec.origin).resolve().parents[1])
-    rest = os.environ.get("PYTHONPATH")
-    return {"PYTHONPATH": f"{root}{os.pathsep}{rest}" if rest else root}
-
-
 # The server's thread pinning: the niced trainer would share the serving threads' cores.
 PINNING = frozenset(
     {"KMP_AFFINITY", "GOMP_CPU_AFFINITY", "OMP_PLACES", "OMP_PROC_BIND", "KMP_HW_SUBSET"}
@@ -66,7 +54,7 @@ def child_env(threads: str) -> dict[str, str]:
         "OPENBLAS_NUM_THREADS": threads,
         "TOKENIZERS_PARALLELISM": "false",
         "PYTHONUNBUFFERED": "1",
-        **trainer_path(),
+        **import_path(),
     }
 
 
