@@ -89,13 +89,9 @@ def _onnx_call(shape: Shape, threads: int, precision: str, spin: bool) -> Callab
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 9
     if precision == "q8":
-        from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+        from mlapi.quantize import in_blocks
 
-        quantizer = MatMulNBitsQuantizer(
-            model, bits=8, block_size=32, is_symmetric=True, accuracy_level=4
-        )
-        quantizer.process()
-        model = quantizer.model.model
+        model = in_blocks(model)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1

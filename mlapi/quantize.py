@@ -161,16 +161,20 @@ def quantize_blocks(source: Path, target: Path, *, bits: int = 8, block_size: in
     not (docs/variants.md).
     """
     import onnx
+
+    model = in_blocks(onnx.load(str(source)), bits=bits, block_size=block_size)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(target))
+    return target
+
+
+def in_blocks(model: Any, *, bits: int = 8, block_size: int = 32) -> Any:
+    """`quantize_blocks` on an in-memory `onnx.ModelProto`; the rewritten ModelProto."""
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
     quantizer = MatMulNBitsQuantizer(
-        onnx.load(str(source)),
-        bits=bits,
-        block_size=block_size,
-        is_symmetric=True,
-        accuracy_level=4,
+        model, bits=bits, block_size=block_size, is_symmetric=True, accuracy_level=4
     )
     quantizer.process()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    quantizer.model.save_model_to_file(str(target))
-    return target
+    quantizer.model.topological_sort()  # as its own save_model_to_file does
+    return quantizer.model.model
