@@ -4,8 +4,9 @@ Like the VirtualService's retry policy (.k8s/overlays/prod), it retries a reques
 replica when the connection fails, the response is empty (a replica killed mid-request) or a
 503 comes back (a replica draining or overloaded); health checks on /ready take a draining
 replica out, as the readiness probe does. Like Envoy, it holds a request's whole body before
-sending it on: HAProxy retries only requests it received in full, and a request it cannot retry
-on a reused connection that died ends with the client's connection closed, no status.
+sending it on (HAProxy retries only requests it received in full), and each request gets a
+fresh connection to its replica: a request HAProxy cannot retry on a reused connection that
+died ends with the client's connection closed, no status, which k6 counts as a failure.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ defaults
     retries 3
     option redispatch 1
     option http-buffer-request
+    option http-server-close
     retry-on conn-failure empty-response response-timeout junk-response 503
 frontend mlapi
     bind 127.0.0.1:{port}
