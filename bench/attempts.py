@@ -8,7 +8,7 @@ against torch fp32 (fidelity: agreement, p99 and max |dp|, a text alone vs in it
   what the service runs);
 - torch bf16 through `torch.compile`, on static shapes: texts padded to 16, 32 or 64 tokens
   and 16 or 64 rows, compiled once at warm-up (longer texts run eager);
-- ONNX Runtime int8 mixes (mlapi.quantize, per-token activations, per-channel weights): 8-bit
+- ONNX Runtime int8 mixes (mlapi.tools.quantize, per-token activations, per-channel weights): 8-bit
   weights instead of 7; only the feed-forward up-projection in int8, every other layer in fp32;
 - ONNX Runtime `MatMulNBits`, 8-bit weights in blocks of 32 with `accuracy_level` 4 (int8
   activations per block: batch-independent).
@@ -115,13 +115,13 @@ def _onnx(write: Callable[[Path, Path], object]) -> Load:
 
 
 def _per_token(**options: Any) -> Callable[[Path, Path], object]:
-    from mlapi.quantize import quantize_per_token
+    from mlapi.tools.quantize import quantize_per_token
 
     return lambda source, target: quantize_per_token(source, target, **options)
 
 
 def _matmul_nbits(bits: int, block: int) -> Callable[[Path, Path], object]:
-    from mlapi.quantize import quantize_blocks
+    from mlapi.tools.quantize import quantize_blocks
 
     return lambda source, target: quantize_blocks(source, target, bits=bits, block_size=block)
 

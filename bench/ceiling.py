@@ -22,7 +22,7 @@ from bench.tokens import replay
 
 PROJECTIONS = ("qkv", "out", "ffn1", "ffn2")
 _FP32_ORT, _INT8_ORT, _Q8_ORT = "fp32/onnxruntime", "int8/onnxruntime", "q8/onnxruntime"
-# variant -> kernel of each projection and of attention (mlapi.quantize: int8 and q8 take
+# variant -> kernel of each projection and of attention (mlapi.tools.quantize: int8 and q8 take
 # every constant-weight MatMul; int8-mixed keeps query/key/value and the down-projection in fp32)
 VARIANT_KERNELS: dict[str, dict[str, str]] = {
     "onnx-int8": {**dict.fromkeys(PROJECTIONS, _INT8_ORT), "attention": _FP32_ORT},

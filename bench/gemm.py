@@ -4,10 +4,10 @@
   (bf16: the whole model is cast, so activations and weights are both bf16);
 - fp32/onnxruntime: one ONNX `MatMul` with a constant weight (the fp32 export's projections);
 - int8/onnxruntime: one `MatMulInteger` of uint8 activations and a constant int8 weight with
-  7-bit values, as mlapi.quantize writes them (the per-token quantize and rescale nodes around
+  7-bit values, as mlapi.tools.quantize writes them (the per-token quantize and rescale nodes around
   it are left out: they are not GEMM work);
 - q8/onnxruntime: one `MatMulNBits` with 8-bit weights in blocks of 32 and `accuracy_level` 4,
-  as `mlapi.quantize.quantize_blocks` writes it (fp32 in and out: its activation quantization
+  as `mlapi.tools.quantize.quantize_blocks` writes it (fp32 in and out: its activation quantization
   is inside the kernel, and counted).
 
 A rate is the best of `rounds` rounds of at least `seconds` each: the peak this machine
@@ -89,7 +89,7 @@ def _onnx_call(shape: Shape, threads: int, precision: str, spin: bool) -> Callab
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 9
     if precision == "q8":
-        from mlapi.quantize import in_blocks
+        from mlapi.tools.quantize import in_blocks
 
         model = in_blocks(model)
     options = ort.SessionOptions()

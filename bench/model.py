@@ -11,8 +11,8 @@ import logging
 import shutil
 from pathlib import Path
 
-from mlapi.export import export
-from mlapi.synthetic import WORDS, save_random_model, save_wordpiece, wordpiece_vocab
+from mlapi.tools.export import export
+from mlapi.tools.synthetic import WORDS, save_random_model, save_wordpiece, wordpiece_vocab
 
 ROOT = Path(__file__).resolve().parent
 CACHE = ROOT / ".cache"

@@ -18,9 +18,9 @@ from typing import Any
 import orjson
 
 from bench.machine import describe, save
-from mlapi.app import create_app
+from mlapi.app.factory import create_app
 from mlapi.settings import Settings
-from mlapi.synthetic import trained_tiny_distilbert
+from mlapi.tools.synthetic import trained_tiny_distilbert
 
 OUT = Path(__file__).resolve().parent / "out"
 TEXTS = ["I love this movie", "The plot was awful"]

@@ -54,10 +54,10 @@ def sst2_sentences(data: Path, eval_size: int = EVAL_SIZE, seed: int = SEED) -> 
 
 
 def synthetic_sentences(count: int) -> Sentences:
-    from mlapi.synthetic import sentiment_sentences
+    from mlapi.tools.synthetic import sentiment_sentences
 
     texts = _unique([text for text, _ in sentiment_sentences(count)], set())
-    return Sentences("synthetic sentiment sentences (mlapi.synthetic)", texts)
+    return Sentences("synthetic sentiment sentences (mlapi.tools.synthetic)", texts)
 
 
 def real_sentences(data: Path, *, smoke: bool) -> Sentences:

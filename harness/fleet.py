@@ -39,8 +39,8 @@ ADMIN = {"Authorization": "Bearer fleet-admin-key"}
 
 def models(root: Path) -> tuple[Path, Path]:
     """Two tiny DistilBERTs with other weights: version 1 and version 2."""
-    from mlapi.export import export
-    from mlapi.synthetic import tiny_distilbert
+    from mlapi.tools.export import export
+    from mlapi.tools.synthetic import tiny_distilbert
 
     first, second = root / "models" / "v1", root / "models-v2" / "v2"
     for path, seed in ((first, 0), (second, 1)):

@@ -99,8 +99,8 @@ def main() -> None:
     args = parser.parse_args()
     model_dir = args.model_dir
     if model_dir is None:
-        from mlapi.export import export
-        from mlapi.synthetic import tiny_distilbert
+        from mlapi.tools.export import export
+        from mlapi.tools.synthetic import tiny_distilbert
 
         model_dir = tiny_distilbert(args.out / "model")
         export(model_dir)

@@ -57,8 +57,8 @@ def model_for(args: argparse.Namespace, workdir: Path) -> Path:
     """The given folder, or a tiny DistilBERT built here (random weights, ONNX exports)."""
     if args.model_dir is not None:
         return Path(args.model_dir)
-    from mlapi.export import export
-    from mlapi.synthetic import tiny_distilbert
+    from mlapi.tools.export import export
+    from mlapi.tools.synthetic import tiny_distilbert
 
     path = tiny_distilbert(workdir / "tiny-model")
     export(path)

@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from harness.servers import PrometheusServer
-from mlapi.metrics import LATENCY_BUCKETS
+from mlapi.observability.metrics import LATENCY_BUCKETS
 
 PREDICT = 'handler="/predict"'
 

@@ -77,7 +77,7 @@ def _metavar(name: str) -> str:
 
 
 def serve_parser() -> argparse.ArgumentParser:
-    from mlapi.docs_config import settings_rows
+    from mlapi.tools.docs_config import settings_rows
 
     parser = argparse.ArgumentParser(
         prog="mlapi serve",
@@ -125,7 +125,7 @@ def _settings(overrides: dict[str, Any]) -> Any:
 
 
 def serve(argv: list[str]) -> int:
-    from mlapi.preflight import StartupError, check_environment, service_links
+    from mlapi.app.preflight import StartupError, check_environment, service_links
 
     parser = serve_parser()
     args = parser.parse_args(argv)
@@ -145,7 +145,7 @@ def serve(argv: list[str]) -> int:
 
     early.start_early(settings)  # their imports overlap the server's boot
     try:
-        from mlapi.server import run
+        from mlapi.app.server import run
 
         run(settings)
     except StartupError:  # already logged, as one line
@@ -174,7 +174,7 @@ def _needs(extra: str, exc: ImportError) -> int:
 
 
 def export(argv: list[str]) -> int:
-    from mlapi import export as exporter
+    from mlapi.tools import export as exporter
 
     parser = _with_defaults(exporter.build_parser("mlapi export", DefaultsFormatter))
     parser.parse_args(argv)  # usage errors exit 2 before anything heavy

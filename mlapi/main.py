@@ -1,5 +1,5 @@
 """`uvicorn mlapi.main:app`. Prefer `python -m mlapi`, which adds the SIGTERM drain."""
 
-from mlapi.app import create_app
+from mlapi.app.factory import create_app
 
 app = create_app()

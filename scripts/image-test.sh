@@ -15,8 +15,8 @@ trap cleanup EXIT
 model=${1:-}
 if [ -z "$model" ]; then
   model=$work/model
-  python3 -c "import sys; from pathlib import Path; from mlapi.synthetic import tiny_distilbert; \
-from mlapi.export import export; export(tiny_distilbert(Path(sys.argv[1])))" "$model"
+  python3 -c "import sys; from pathlib import Path; from mlapi.tools.synthetic import tiny_distilbert; \
+from mlapi.tools.export import export; export(tiny_distilbert(Path(sys.argv[1])))" "$model"
 fi
 
 bash scripts/build-base-image.sh "$base"

@@ -9,10 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from harness.servers import RedisServer
-from mlapi.app import create_app
-from mlapi.export import export
+from mlapi.app.factory import create_app
 from mlapi.settings import Settings
-from mlapi.synthetic import tiny_distilbert
+from mlapi.tools.export import export
+from mlapi.tools.synthetic import tiny_distilbert
 from tests.binaries import require_binary
 
 

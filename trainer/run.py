@@ -61,8 +61,8 @@ def _load_model(config: TrainConfig) -> tuple[Any, Any]:
 
 def _export_agreement(output: Path, texts: list[str], max_length: int) -> dict[str, float]:
     """Exports ONNX fp32/int8 and compares them on the eval texts with mlapi's own runtime."""
-    from mlapi.export import export
     from mlapi.runtime.onnx_backend import OnnxClassifier
+    from mlapi.tools.export import export
 
     export(output)
     probs = {

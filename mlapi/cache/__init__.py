@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from mlapi import metrics
 from mlapi.cache.base import Cache
 from mlapi.cache.memory import MemoryCache
 from mlapi.cache.redis import RedisCache
+from mlapi.observability import metrics
 from mlapi.settings import Settings
 
 __all__ = ["Cache", "MemoryCache", "RedisCache", "TieredCache", "build_cache"]

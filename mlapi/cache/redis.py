@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 
 from redis.exceptions import RedisError
 
-from mlapi import metrics
-from mlapi.redis_client import open_async
+from mlapi.observability import metrics
+from mlapi.shared.redis import open_async
 
 logger = logging.getLogger("mlapi.cache.redis")
 

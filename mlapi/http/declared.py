@@ -12,8 +12,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from mlapi.http import endpoint
-from mlapi.protocols.v2 import InferRequest
-from mlapi.schemas import ErrorBody, PredictRequest, PredictResponse
+from mlapi.http.schemas import ErrorBody, PredictRequest, PredictResponse
+from mlapi.protocols.v2.codec import InferRequest
 
 JSON = "application/json"
 _errors: dict[int | str, dict[str, Any]] = {

@@ -17,13 +17,14 @@ from starlette.requests import ClientDisconnect, HTTPConnection
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from mlapi.dataplane import DataPlane
 from mlapi.errors import MLAPIError
 from mlapi.http.body import read_body
 from mlapi.http.errors import client_gone, render, render_unexpected
-from mlapi.protocols import native, openai, tei, v2
+from mlapi.http.routes import Service, loaded
+from mlapi.protocols import native, openai, tei
 from mlapi.protocols.base import Call, Codec
-from mlapi.routes import Service, loaded
+from mlapi.protocols.v2 import codec as v2
+from mlapi.serving.dataplane import DataPlane
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlapi.http.endpoint import ROUTE_KEY, InferenceEndpoint, match
-from mlapi.http_metrics import HANDLER_KEY
+from mlapi.http.metrics import HANDLER_KEY
 
 
 class ServiceApp(FastAPI):

@@ -18,8 +18,8 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 
-from mlapi.model_settings import apply
 from mlapi.settings import Settings
+from mlapi.settings.per_model import apply
 
 
 class Capability(enum.StrEnum):
@@ -41,7 +41,7 @@ class ModelSpec:
     overrides: dict[str, Any] = field(default_factory=dict)
 
     def settings(self, base: Settings) -> Settings:
-        """The service's settings with this model's own (`mlapi.model_settings`)."""
+        """The service's settings with this model's own (`mlapi.settings.per_model`)."""
         return apply(base, self.overrides)
 
 

@@ -14,8 +14,8 @@ import numpy as np
 import numpy.typing as npt
 
 from mlapi.kinds.base import Capability, Decoded, ModelKind, ModelSpec, Servable
-from mlapi.parsing import check_texts
 from mlapi.runtime.embedder import EMBEDDING_FILES, Embedder, SentenceTransformerFolder
+from mlapi.serving.parsing import check_texts
 from mlapi.settings import Settings
 
 COUNT = struct.Struct("<I")

@@ -12,8 +12,8 @@ import numpy.typing as npt
 import orjson
 
 from mlapi.kinds.base import Capability, Decoded, ModelKind, ModelSpec, Servable
-from mlapi.parsing import check_texts
 from mlapi.runtime import Classifier, load_classifier
+from mlapi.serving.parsing import check_texts
 from mlapi.settings import Settings
 
 Loader = Callable[[Settings, Path], Classifier]

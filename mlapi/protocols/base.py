@@ -8,10 +8,10 @@ from typing import Any, Protocol
 
 import orjson
 
-from mlapi.dataplane import DataPlane
-from mlapi.deployment import Deployment
 from mlapi.errors import InvalidJSON, NotSupportedByModel
 from mlapi.kinds import Capability
+from mlapi.serving.dataplane import DataPlane
+from mlapi.serving.deployment import Deployment
 
 JSON = "application/json"
 

@@ -4,12 +4,12 @@ model), answered `{"predictions": [...]}` from the stored JSON rows, joined as b
 
 from __future__ import annotations
 
-from mlapi.dataplane import DataPlane
 from mlapi.errors import InvalidRequest
 from mlapi.kinds import Capability
-from mlapi.parsing import text_field
 from mlapi.protocols import tei
 from mlapi.protocols.base import Answer, Call, parse_json, served_by
+from mlapi.serving.dataplane import DataPlane
+from mlapi.serving.parsing import text_field
 
 
 class Native:

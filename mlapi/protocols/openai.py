@@ -12,12 +12,12 @@ from typing import Any
 import numpy as np
 import orjson
 
-from mlapi.dataplane import DataPlane
 from mlapi.errors import InvalidRequest
 from mlapi.kinds import Capability
 from mlapi.protocols.base import Answer, Call, parse_json, require, served_by
 from mlapi.protocols.texts import text_items
 from mlapi.runtime.embedder import normalize
+from mlapi.serving.dataplane import DataPlane
 
 
 class OpenAI:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import orjson
 
-from mlapi.dataplane import DataPlane
-from mlapi.deployment import Deployment
 from mlapi.errors import InvalidRequest
 from mlapi.kinds import Capability
 from mlapi.protocols.base import Answer, Call, parse_json, require, served_by
 from mlapi.protocols.texts import check_length, text_items
 from mlapi.runtime.embedder import normalize
+from mlapi.serving.dataplane import DataPlane
+from mlapi.serving.deployment import Deployment
 
 
 async def answer(deployment: Deployment, body: bytes, plane: DataPlane) -> Answer:

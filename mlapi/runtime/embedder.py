@@ -3,7 +3,7 @@
 modules.json names the transformer and the pooling module; `1_Pooling/config.json` says how
 token states become one vector (mean, cls or max over the real tokens); a Normalize module
 means unit vectors. The same tokenizer, length buckets and padding as the classifiers; torch
-(`AutoModel.from_pretrained`) or ONNX Runtime on `python -m mlapi.export`'s embedding export.
+(`AutoModel.from_pretrained`) or ONNX Runtime on `python -m mlapi.tools.export`'s embedding export.
 Vectors come out pooled but not normalized: the kind normalizes when the request asks.
 """
 
@@ -130,7 +130,7 @@ class Embedder(TextModel):
             path = folder.transformer / "onnx" / EMBEDDING_FILES[runtime.removeprefix("onnx-")]
             if not path.is_file():
                 raise FileNotFoundError(
-                    f"{path} not found: run `python -m mlapi.export {folder.root}`"
+                    f"{path} not found: run `python -m mlapi.tools.export {folder.root}`"
                 )
             options = ort.SessionOptions()
             options.intra_op_num_threads = threads

@@ -1,4 +1,4 @@
-"""ONNX Runtime backend on a `python -m mlapi.export` folder; no torch needed at run time."""
+"""ONNX Runtime backend on a `python -m mlapi.tools.export` folder; no torch needed at run time."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ class OnnxClassifier(Classifier):
         path = onnx_path(model_dir, variant)
         if not path.is_file():
             raise FileNotFoundError(
-                f"{path} not found: export it with `python -m mlapi.export {model_dir}`"
+                f"{path} not found: export it with `python -m mlapi.tools.export {model_dir}`"
             )
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads

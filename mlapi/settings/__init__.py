@@ -1,6 +1,6 @@
 """Service settings, read from `MLAPI_*` environment variables, in three groups: serving
 (models, batching, limits, access, the server), cache (LRU, Redis, what replicas share) and
-training. `Settings` is all three; per-model settings are `mlapi.model_settings`."""
+training. `Settings` is all three; per-model settings are `mlapi.settings.per_model`."""
 
 from __future__ import annotations
 

@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from mlapi.errors import InvalidJob, MLAPIError
-from mlapi.fleet import Fleet
-from mlapi.registry import Registry
+from mlapi.fleet.control import Fleet
+from mlapi.serving.registry import Registry
 from mlapi.training.schemas import Activation, JobRecord
 
 logger = logging.getLogger("mlapi.training")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mlapi.fleet import Fleet
-from mlapi.registry import Registry
+from mlapi.fleet.control import Fleet
+from mlapi.serving.registry import Registry
 from mlapi.settings import Settings
-from mlapi.signing import signer_for
+from mlapi.shared.signing import signer_for
 from mlapi.training.redis_store import RedisJobStore
 from mlapi.training.runners import Runner
 from mlapi.training.runners.kubernetes import (

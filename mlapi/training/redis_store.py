@@ -1,7 +1,7 @@
 """Job records in Redis: every replica sees the same jobs.
 
-Records are signed (`mlapi.signing`): one that fails the check is ignored, so writing to Redis
-does not start, cancel or activate anything. They carry no Redis TTL, so the cache's eviction
+Records are signed (`mlapi.shared.signing`): one that fails the check is ignored, so writing to
+Redis does not start, cancel or activate anything. They carry no Redis TTL, so the cache's eviction
 policy (`volatile-lru`: keys with a TTL only) never drops them; expired records are deleted
 when listed.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from mlapi.redis_client import open_async
-from mlapi.signing import Signer
+from mlapi.shared.redis import open_async
+from mlapi.shared.signing import Signer
 from mlapi.training.schemas import JobRecord
 from mlapi.training.store import live
 

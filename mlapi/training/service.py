@@ -18,13 +18,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from mlapi import metrics
-from mlapi.admission import check_name, check_path, data_roots
 from mlapi.errors import BodyTooLarge, InvalidJob, JobFinished, JobNotFound
-from mlapi.fleet import Fleet
-from mlapi.model_settings import InvalidModelSettings, check
-from mlapi.registry import Registry
+from mlapi.fleet.admission import check_name, check_path, data_roots
+from mlapi.fleet.control import Fleet
+from mlapi.observability import metrics
+from mlapi.serving.registry import Registry
 from mlapi.settings import Settings
+from mlapi.settings.per_model import InvalidModelSettings, check
 from mlapi.training.activation import KIND, Activator, output_of
 from mlapi.training.progress import progress_of, read_progress
 from mlapi.training.runners import Runner, RunSpec

@@ -15,7 +15,7 @@ import traceback
 from typing import BinaryIO
 
 from mlapi.kinds.base import ModelKind, ModelSpec, Servable
-from mlapi.logs import configure_logging
+from mlapi.observability.logs import configure_logging
 from mlapi.settings import Settings
 from mlapi.workers import protocol
 

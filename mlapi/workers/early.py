@@ -17,15 +17,15 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from mlapi.child_env import import_path, inherited
-from mlapi.model_settings import per_worker
 from mlapi.settings import Settings
+from mlapi.settings.per_model import per_worker
+from mlapi.workers.child_env import import_path, inherited
 
 _started: list[subprocess.Popen[bytes]] = []
 
 
 def child_env() -> dict[str, str]:
-    """The allow-listed part of the server's environment (`mlapi.child_env`) and its import
+    """The allow-listed part of the server's environment (`mlapi.workers.child_env`) and its import
     path (tests add theirs): a worker gets its settings from the server, without the keys,
     passwords and DSNs among them (`model_settings.for_worker`), and no variable brings them
     back."""

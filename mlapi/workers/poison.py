@@ -15,9 +15,9 @@ from collections.abc import Sequence
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from mlapi.redis_client import open_async
 from mlapi.settings import Settings
-from mlapi.signing import signer_for
+from mlapi.shared.redis import open_async
+from mlapi.shared.signing import signer_for
 
 logger = logging.getLogger("mlapi.workers")
 

@@ -15,11 +15,11 @@ import itertools
 import logging
 from typing import Any
 
-from mlapi import metrics
 from mlapi.errors import InputCrashedModel, ModelFailure
 from mlapi.kinds.base import ModelKind, ModelSpec, Servable
-from mlapi.model_settings import per_worker
+from mlapi.observability import metrics
 from mlapi.settings import Settings
+from mlapi.settings.per_model import per_worker
 from mlapi.workers.poison import PoisonList
 from mlapi.workers.process import WorkerDied, WorkerProcess, WorkerStartFailed
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from mlapi.errors import ModelFailure
 from mlapi.kinds.base import ModelKind, ModelSpec, Servable
-from mlapi.model_settings import for_worker
 from mlapi.settings import Settings
+from mlapi.settings.per_model import for_worker
 from mlapi.workers import early, protocol
 
 logger = logging.getLogger("mlapi.workers")

@@ -54,7 +54,7 @@ def play_training(workdir: Path) -> None:
     """components/training on podman: the Job mlapi's runner would create (from the component's
     template, as `render_job` renders it) runs as a pod with the trainer image on the claim, then
     a serving pod with the same claim mounted loads and serves what it wrote."""
-    from mlapi.synthetic import tiny_distilbert
+    from mlapi.tools.synthetic import tiny_distilbert
     from mlapi.training.runners.base import RunSpec
     from mlapi.training.runners.kubernetes import load_template, render_job
     from mlapi.training.schemas import Hyperparameters, TrainRequest

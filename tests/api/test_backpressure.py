@@ -8,7 +8,7 @@ import time
 import httpx
 from fastapi.testclient import TestClient
 
-from mlapi.app import create_app
+from mlapi.app.factory import create_app
 from mlapi.settings import Settings
 from tests.fakes import POISON, fake_loader
 

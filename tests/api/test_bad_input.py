@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from mlapi.app import create_app
+from mlapi.app.factory import create_app
 from mlapi.settings import Settings
 
 LIMITS = {"max_texts": 4, "max_text_chars": 50, "max_body_bytes": 2048}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from mlapi.app import create_app
+from mlapi.app.factory import create_app
 from mlapi.settings import Settings
 
 

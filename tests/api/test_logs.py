@@ -8,8 +8,8 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from mlapi.app import create_app
-from mlapi.logs import JSONFormatter
+from mlapi.app.factory import create_app
+from mlapi.observability.logs import JSONFormatter
 from mlapi.settings import Settings
 
 

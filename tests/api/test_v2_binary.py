@@ -7,7 +7,7 @@ import pytest
 from tritonclient.utils import deserialize_bytes_tensor, serialize_byte_tensor
 
 from mlapi.errors import InvalidRequest
-from mlapi.protocols import v2_binary
+from mlapi.protocols.v2 import binary as v2_binary
 
 
 def test_bytes_round_trip_with_tritonclient() -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from bench import attempts
-from mlapi.export import export
-from mlapi.synthetic import sentiment_sentences, trained_tiny_distilbert
+from mlapi.tools.export import export
+from mlapi.tools.synthetic import sentiment_sentences, trained_tiny_distilbert
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from pathlib import Path
 from bench.sentences import SEED, load_js_cold
 from bench.served import ColdText, mean_batch_between
 from bench.sst2 import synthetic_sentences
-from mlapi.synthetic import tiny_distilbert
+from mlapi.tools.synthetic import tiny_distilbert
 
 
 def test_load_js_cold_tags_as_load_js_does() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bench.tokens import replay, served_max_length, token_lengths
-from mlapi.synthetic import tiny_distilbert
+from mlapi.tools.synthetic import tiny_distilbert
 
 
 def test_replay_counts_the_padding_of_each_bucket() -> None:

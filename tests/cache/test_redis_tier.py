@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from harness.servers import RedisServer
-from mlapi.app import create_app
+from mlapi.app.factory import create_app
 from mlapi.settings import Settings
-from mlapi.synthetic import tiny_distilbert
+from mlapi.tools.synthetic import tiny_distilbert
 from tests.waiting import wait_until
 
 

@@ -11,8 +11,8 @@ import redis
 from fastapi.testclient import TestClient
 
 from harness.servers import RedisServer
-from mlapi import metrics
-from mlapi.app import create_app
+from mlapi.app.factory import create_app
+from mlapi.observability import metrics
 from mlapi.settings import Settings
 from tests.agreement import assert_differ
 

@@ -41,7 +41,7 @@ def test_train_text_with_bad_data_exits_1_with_one_line(
 def test_export_writes_the_onnx_variants_without_bars_off_a_terminal(
     mlapi: Mlapi, tmp_path: Path
 ) -> None:
-    from mlapi.synthetic import tiny_distilbert
+    from mlapi.tools.synthetic import tiny_distilbert
 
     folder = tiny_distilbert(tmp_path / "tiny")
     done = mlapi("export", str(folder), "--no-int8")
@@ -104,7 +104,7 @@ def test_download_bars_only_on_a_terminal() -> None:
 def test_train_text_logs_plain_progress_lines_off_a_terminal(
     mlapi: Mlapi, tmp_path: Path, model_dir: Path
 ) -> None:
-    from mlapi.synthetic import sentiment_sentences
+    from mlapi.tools.synthetic import sentiment_sentences
 
     data = tmp_path / "data.tsv"
     rows = sentiment_sentences(64)

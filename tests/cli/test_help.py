@@ -7,7 +7,7 @@ import re
 import pytest
 
 from harness.servers import free_port
-from mlapi.docs_config import settings_rows
+from mlapi.tools.docs_config import settings_rows
 from tests.cli.conftest import ROOT, Mlapi
 
 

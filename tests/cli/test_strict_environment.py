@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mlapi.preflight import StartupError, check_environment, service_links
+from mlapi.app.preflight import StartupError, check_environment, service_links
 from tests.cli.conftest import Mlapi
 
 # What Kubernetes sets in a pod for the Services `mlapi` and `mlapi-redis` (.k8s/base).

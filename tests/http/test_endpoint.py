@@ -9,7 +9,7 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from mlapi.app import create_app
+from mlapi.app.factory import create_app
 from mlapi.http import declared
 from mlapi.http.endpoint import NAMED, PREDICT, TEMPLATES, V2_INFER, InferenceEndpoint, match
 from mlapi.settings import Settings

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mlapi.app import create_app
+from mlapi.app.factory import create_app
 from mlapi.settings import Settings
 from tests.k8s.conftest import OVERLAYS, find
 
@@ -208,7 +208,7 @@ def test_training_job_is_separate_and_writes_to_its_claim(rendered: Docs) -> Non
 def test_models_config_is_mounted_where_the_setting_points(rendered: Docs, overlay: str) -> None:
     import yaml
 
-    from mlapi.models_config import ModelsConfig
+    from mlapi.app.models_file import ModelsConfig
 
     docs = rendered[overlay]
     setting = Path(find(docs, "ConfigMap", "mlapi")["data"]["MLAPI_MODELS"])

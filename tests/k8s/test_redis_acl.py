@@ -16,7 +16,7 @@ from redis.exceptions import AuthenticationError, NoPermissionError, ResponseErr
 
 from harness.servers import free_port, wait_for_port
 from mlapi.cache import build_cache
-from mlapi.desired import Desired, RedisDesiredStore, build_desired_store
+from mlapi.fleet.desired import Desired, RedisDesiredStore, build_desired_store
 from mlapi.settings import Settings
 from mlapi.training.build import build_store
 from mlapi.training.redis_store import RedisJobStore

@@ -12,11 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from harness.servers import RedisServer
-from mlapi.app import create_app
-from mlapi.export import export_embedding
+from mlapi.app.factory import create_app
 from mlapi.runtime.embedder import Embedder, SentenceTransformerFolder
 from mlapi.settings import Settings
-from mlapi.synthetic import tiny_sentence_transformer
+from mlapi.tools.export import export_embedding
+from mlapi.tools.synthetic import tiny_sentence_transformer
 
 TEXTS = [
     "I love you.",

@@ -13,7 +13,7 @@ import openai
 import pytest
 
 from harness.servers import MlapiProcess
-from mlapi.synthetic import tiny_sentence_transformer
+from mlapi.tools.synthetic import tiny_sentence_transformer
 
 pytestmark = pytest.mark.slow
 CHUNK = 1000  # langchain_openai.OpenAIEmbeddings' default chunk_size

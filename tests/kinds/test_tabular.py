@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sklearn.datasets import load_breast_cancer
 
-from mlapi.app import create_app
+from mlapi.app.factory import create_app
 from mlapi.settings import Settings
 from trainer.tabular import train
 

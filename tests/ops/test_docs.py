@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from mlapi.docs_config import PAGES, error_classes, settings_rows
+from mlapi.tools.docs_config import PAGES, error_classes, settings_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()

@@ -8,9 +8,9 @@ import pytest
 import sentry_sdk
 from fastapi.testclient import TestClient
 
-from mlapi.app import create_app
+from mlapi.app.factory import create_app
+from mlapi.app.model_dir import resolve_model_dir
 from mlapi.errors import ModelUnavailable
-from mlapi.model_dir import resolve_model_dir
 from mlapi.settings import Settings
 
 

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import Transport
 
-from mlapi.app import create_app
-from mlapi.sentry import init_sentry
+from mlapi.app.factory import create_app
+from mlapi.observability.sentry import init_sentry
 from mlapi.settings import Settings
 from tests.fakes import POISON, fake_loader
 

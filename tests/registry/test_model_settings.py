@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from mlapi.model_settings import MODEL_SETTINGS, InvalidModelSettings, apply, check, for_worker
-from mlapi.models_config import ModelEntry
+from mlapi.app.models_file import ModelEntry
 from mlapi.settings import Settings
+from mlapi.settings.per_model import MODEL_SETTINGS, InvalidModelSettings, apply, check, for_worker
 
 
 def test_check_types_and_bounds_in_one_line() -> None:

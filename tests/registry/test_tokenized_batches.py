@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from tokenizers import Tokenizer
 
-from mlapi.app import create_app
+from mlapi.app.factory import create_app
 from mlapi.settings import Settings
 from tests.fakes import fake_loader
 

@@ -15,7 +15,8 @@ import pytest
 
 BUILD = (
     "import sys; from pathlib import Path; "
-    "from mlapi.synthetic import trained_tiny_distilbert; from mlapi.export import export; "
+    "from mlapi.tools.synthetic import trained_tiny_distilbert; "
+    "from mlapi.tools.export import export; "
     "export(trained_tiny_distilbert(Path(sys.argv[1])))"
 )
 

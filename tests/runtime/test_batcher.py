@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from mlapi.batcher import Batcher
 from mlapi.errors import ModelFailure, Overloaded
+from mlapi.serving.batcher import Batcher
 
 
 class Recorder:

@@ -18,7 +18,7 @@ from mlapi.runtime.calibration import MAX_P99_DIFF, MIN_AGREEMENT, fidelity
 from mlapi.runtime.cpu import cpu_flags, has_fast_bf16
 from mlapi.runtime.variants import VARIANTS
 from mlapi.settings import Settings
-from mlapi.synthetic import sentiment_sentences
+from mlapi.tools.synthetic import sentiment_sentences
 
 pytestmark = pytest.mark.numerics
 

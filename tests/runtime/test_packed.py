@@ -13,7 +13,7 @@ from transformers import AutoModelForSequenceClassification
 from mlapi.runtime.base import softmax
 from mlapi.runtime.packed import Packing, packed_forward, packed_pooling
 from mlapi.runtime.torch_backend import TorchClassifier
-from mlapi.synthetic import WORDS, tiny_bert, tiny_distilbert
+from mlapi.tools.synthetic import WORDS, tiny_bert, tiny_distilbert
 
 pytestmark = pytest.mark.numerics
 

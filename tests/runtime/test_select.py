@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from mlapi.app import create_app
+from mlapi.app.factory import create_app
 from mlapi.runtime import load_classifier
 from mlapi.runtime.calibration import CALIBRATION_FILE
 from mlapi.settings import Settings

@@ -11,7 +11,7 @@ import torch
 from fastapi.testclient import TestClient
 from safetensors.torch import load_file
 
-from mlapi.app import create_app
+from mlapi.app.factory import create_app
 from mlapi.runtime.onnx_backend import OnnxClassifier
 from mlapi.settings import Settings
 from trainer.cli import main, parse

@@ -12,7 +12,7 @@ import sentry_sdk
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import Transport
 
-from mlapi import metrics
+from mlapi.observability import metrics
 from mlapi.settings import Settings
 from mlapi.training.runners import RunStatus
 from mlapi.training.schemas import TrainRequest

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from mlapi import metrics
+from mlapi.observability import metrics
 from tests.training.conftest import ADMIN, job_body, wait_for
 
 

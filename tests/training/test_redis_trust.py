@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from harness.servers import RedisServer
-from mlapi import metrics
-from mlapi.app import create_app
+from mlapi.app.factory import create_app
+from mlapi.observability import metrics
 from mlapi.settings import Settings
-from mlapi.signing import Signer
+from mlapi.shared.signing import Signer
 from mlapi.training.build import build_store
 from mlapi.training.redis_store import PREFIX, RedisJobStore
 from mlapi.training.schemas import Activation, JobRecord, TrainRequest

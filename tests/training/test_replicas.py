@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from harness.servers import RedisServer
-from mlapi.app import create_app
+from mlapi.app.factory import create_app
 from mlapi.settings import Settings
 from tests.training.conftest import ADMIN, job_body, wait_for
 from tests.waiting import wait_until

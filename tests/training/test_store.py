@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.servers import RedisServer
-from mlapi.signing import Signer
+from mlapi.shared.signing import Signer
 from mlapi.training.redis_store import RedisJobStore
 from mlapi.training.schemas import JobRecord, TrainRequest
 from mlapi.training.store import JobStore, SQLiteJobStore

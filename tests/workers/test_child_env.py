@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import pytest
 
-from mlapi.child_env import inherited
 from mlapi.training.runners import local
 from mlapi.workers import early
+from mlapi.workers.child_env import inherited
 
 SECRETS = {
     "MLAPI_API_KEYS": "s3cr3t-k1",

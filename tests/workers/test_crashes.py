@@ -14,7 +14,7 @@ import redis
 from harness.servers import MlapiProcess, RedisServer
 from mlapi.runtime import load_classifier
 from mlapi.settings import Settings
-from mlapi.signing import Signer
+from mlapi.shared.signing import Signer
 from mlapi.workers.poison import digest
 from tests.waiting import wait_until
 from tests.workers.conftest import start, workers

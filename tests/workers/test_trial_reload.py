@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from mlapi.app import create_app
+from mlapi.app.factory import create_app
 from mlapi.settings import Settings
 
 

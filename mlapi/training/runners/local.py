@@ -15,9 +15,9 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from mlapi.child_env import import_path, inherited
 from mlapi.training.progress import read_progress
 from mlapi.training.runners.base import RunSpec, RunStatus
+from mlapi.workers.child_env import import_path, inherited
 
 logger = logging.getLogger("mlapi.training")
 LOG = "trainer.log"
@@ -45,7 +45,7 @@ PINNING = frozenset(
 
 
 def child_env(threads: str) -> dict[str, str]:
-    """The allow-listed environment (`mlapi.child_env`) without the server's thread pinning,
+    """The allow-listed environment (`mlapi.workers.child_env`) without the server's thread pinning,
     with the job's own thread budget."""
     return {
         **{k: v for k, v in inherited().items() if k not in PINNING},

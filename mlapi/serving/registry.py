@@ -1,9 +1,9 @@
 """Named models, each serving one version; a new version is built beside the old one.
 
-A swap loads and warms the new version (`mlapi.deployment`) while the old one keeps serving,
+A swap loads and warms the new version (`mlapi.serving.deployment`) while the old one keeps serving,
 replaces the slot's reference in one assignment, then lets the old version finish what it
 accepted and frees it, after the slot's lock is released. One load per name at a time.
-Listeners (`mlapi.model_events`: metrics, logs) hear of every load, failure and unload.
+Listeners (`mlapi.serving.events`: metrics, logs) hear of every load, failure and unload.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlapi.admission import check_name, check_path, check_version, model_roots
-from mlapi.deployment import Deployment, build
 from mlapi.errors import ModelInUse, ModelLoadFailed, ModelNotFound, NotReady
+from mlapi.fleet.admission import check_name, check_path, check_version, model_roots
 from mlapi.kinds import ModelKind, ModelSpec
-from mlapi.model_events import LISTENERS, Listener
-from mlapi.model_settings import InvalidModelSettings
+from mlapi.serving.deployment import Deployment, build
+from mlapi.serving.events import LISTENERS, Listener
 from mlapi.settings import Settings
+from mlapi.settings.per_model import InvalidModelSettings
 
 logger = logging.getLogger("mlapi.registry")
 
@@ -121,7 +121,7 @@ class Registry:
         overrides: dict[str, Any] | None,
         exact: bool,
     ) -> tuple[ModelSpec, Settings]:
-        """The spec of a load and its settings, checked once (`mlapi.admission`): name,
+        """The spec of a load and its settings, checked once (`mlapi.fleet.admission`): name,
         version, settings, and a folder under the model roots."""
         check_name(name)
         check_version(version)

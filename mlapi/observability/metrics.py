@@ -1,4 +1,4 @@
-"""Prometheus metrics of the model path (HTTP metrics: `mlapi.http_metrics`)."""
+"""Prometheus metrics of the model path (HTTP metrics: `mlapi.http.metrics`)."""
 
 from __future__ import annotations
 

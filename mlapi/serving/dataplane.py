@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mlapi.deployment import Deployment
 from mlapi.errors import ModelNotFound
 from mlapi.kinds import Capability, Decoded, Servable
-from mlapi.registry import Registry
+from mlapi.serving.deployment import Deployment
+from mlapi.serving.registry import Registry
 
 
 @dataclass(slots=True)

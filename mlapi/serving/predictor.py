@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 
-from mlapi.batcher import Batcher, OnBatch
 from mlapi.cache import TieredCache
+from mlapi.serving.batcher import Batcher, OnBatch
 from mlapi.settings import Settings
 from mlapi.workers.runner import Runner
 

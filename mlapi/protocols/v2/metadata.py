@@ -1,4 +1,4 @@
-"""The Open Inference Protocol v2 routes besides inference (`mlapi.protocols.v2`): server and
+"""The Open Inference Protocol v2 routes besides inference (`mlapi.protocols.v2.codec`): server and
 model metadata, health, and the model repository extension, which loads and unloads through the
 fleet (admin key). Errors are `{"error": "..."}`.
 """
@@ -14,10 +14,10 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from mlapi import __version__
-from mlapi.admission import parse_parameters
-from mlapi.deployment import Deployment
-from mlapi.protocols.v2 import signature
-from mlapi.routes import AdminDep, FleetDep, RegistryDep, ServiceDep
+from mlapi.fleet.admission import parse_parameters
+from mlapi.http.routes import AdminDep, FleetDep, RegistryDep, ServiceDep
+from mlapi.protocols.v2.codec import signature
+from mlapi.serving.deployment import Deployment
 
 JSON = "application/json"
 router = APIRouter(prefix="/v2", tags=["v2"])

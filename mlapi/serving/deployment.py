@@ -1,7 +1,7 @@
 """One loaded version of a model: its servable, runner, cache namespace, batcher and figures.
 
 `build` loads and warms a version (in worker processes, or in this process); the registry
-(`mlapi.registry`) decides which version of a name serves.
+(`mlapi.serving.registry`) decides which version of a name serves.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 
 from mlapi.cache import RedisCache, build_cache
 from mlapi.kinds import ModelKind, ModelSpec, Servable
-from mlapi.predictor import Predictor
+from mlapi.serving.predictor import Predictor
+from mlapi.serving.stats import ModelStats
 from mlapi.settings import Settings
-from mlapi.stats import ModelStats
 from mlapi.workers.local import InProcess
 from mlapi.workers.pool import WorkerPool
 from mlapi.workers.runner import Runner
@@ -72,7 +72,7 @@ class Deployment:
         )
         self.loaded_at = time.time()
         self.inflight = 0
-        # A canary version answering a stable share of distinct texts (set by `mlapi.fleet`).
+        # A canary version answering a stable share of distinct texts (set by the fleet).
         self.canary: Deployment | None = None
         self.canary_percent = 0.0
 

@@ -1,7 +1,7 @@
-"""`python -m mlapi.export MODEL_DIR`: ONNX fp32 and int8 exports and a calibration set.
+"""`python -m mlapi.tools.export MODEL_DIR`: ONNX fp32 and int8 exports and a calibration set.
 
 Writes into MODEL_DIR/onnx/: model.onnx (fp32), model.int8.onnx (every projection in int8:
-per-token activations, per-channel 7-bit weights, see `mlapi.quantize`), model.int8-mixed.onnx
+per-token activations, per-channel 7-bit weights, see `mlapi.tools.quantize`), model.int8-mixed.onnx
 (the sensitive projections left in fp32), model.q8.onnx (8-bit weights in blocks of 32, int8
 activations per block: ONNX Runtime's MatMulNBits) and calibration.json (sentences and the
 fp32 model's answers), which `MLAPI_VARIANT=auto` checks every variant against at start-up. The onnx
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mlapi.quantize import quantize_blocks, quantize_per_token
 from mlapi.runtime.calibration import Calibration, default_sentences
 from mlapi.runtime.onnx_backend import ONNX_FILES
+from mlapi.tools.quantize import quantize_blocks, quantize_per_token
 
 logger = logging.getLogger("mlapi.export")
 
@@ -130,7 +130,7 @@ def export_embedding(root: Path, *, int8: bool = True, opset: int = 17) -> list[
 
 
 def build_parser(
-    prog: str = "python -m mlapi.export",
+    prog: str = "python -m mlapi.tools.export",
     formatter_class: type[argparse.HelpFormatter] = argparse.HelpFormatter,
 ) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(

@@ -2,7 +2,8 @@
 replica converges to it.
 
 - `load`, `unload`, `rollback`, `start_canary`, `promote` and `abort` act on this replica's
-  registry first (a typed 4xx changes nothing), then write the desired state (`mlapi.desired`).
+  registry first (a typed 4xx changes nothing), then write the desired state
+  (`mlapi.fleet.desired`).
 - `converge` runs on every replica every `MLAPI_DESIRED_POLL_S`: it loads what the desired
   state names and this replica does not serve. A version that fails to load leaves the old one
   serving, says why (`/models`, `/stats`, a WARNING), counts as skew
@@ -20,9 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlapi import metrics
-from mlapi.deployment import Deployment
-from mlapi.desired import Canary, Desired, DesiredStore, VersionSpec
 from mlapi.errors import (
     DesiredStateUnavailable,
     InvalidRequest,
@@ -30,7 +28,10 @@ from mlapi.errors import (
     ModelInUse,
     ModelNotFound,
 )
-from mlapi.registry import Registry, Slot, next_version
+from mlapi.fleet.desired import Canary, Desired, DesiredStore, VersionSpec
+from mlapi.observability import metrics
+from mlapi.serving.deployment import Deployment
+from mlapi.serving.registry import Registry, Slot, next_version
 
 logger = logging.getLogger("mlapi.fleet")
 MAX_BACKOFF_S = 60.0

@@ -155,7 +155,7 @@ def check_redis(settings: Settings) -> bool:
         return True
     from redis.exceptions import RedisError
 
-    from mlapi.redis_client import open_sync
+    from mlapi.shared.redis import open_sync
 
     timeout = max(settings.redis_timeout_ms / 1000, 1.0)
     client = open_sync(settings.redis_url, password=settings.redis_password, timeout_s=timeout)

@@ -20,8 +20,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from mlapi.kinds import ModelSpec
-from mlapi.model_settings import check
 from mlapi.settings import Settings
+from mlapi.settings.per_model import check
 
 NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 

@@ -3,7 +3,7 @@
 One signed record per name (a field of the hash `mlapi:desired`): the version that should
 serve (folder, kind, settings), an optional canary with its share of texts, and the last few
 versions for a rollback. Admin loads, unloads, rollbacks, canaries and training activations
-write it; every replica converges to it (`mlapi.fleet`). Without Redis and a signing key the
+write it; every replica converges to it (`mlapi.fleet.control`). Without Redis and a signing key the
 record lives in the process: the same operations, for this replica alone.
 """
 
@@ -14,9 +14,9 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field, ValidationError
 
-from mlapi.redis_client import open_async
 from mlapi.settings import Settings
-from mlapi.signing import Signer, signer_for
+from mlapi.shared.redis import open_async
+from mlapi.shared.signing import Signer, signer_for
 
 HASH = "mlapi:desired"
 HISTORY = 5  # versions kept per name for a rollback

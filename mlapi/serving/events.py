@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
-from mlapi import metrics
-from mlapi.deployment import Deployment
 from mlapi.kinds import ModelSpec
+from mlapi.observability import metrics
+from mlapi.serving.deployment import Deployment
 
 logger = logging.getLogger("mlapi.registry")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from mlapi import metrics
+from mlapi.observability import metrics
 
 
 @dataclass

@@ -16,13 +16,13 @@ import numpy as np
 import orjson
 from pydantic import BaseModel, Field, ValidationError
 
-from mlapi.dataplane import DataPlane, Result
-from mlapi.deployment import Deployment
 from mlapi.errors import InvalidJSON, InvalidRequest
 from mlapi.kinds import Capability
-from mlapi.protocols import v2_binary
 from mlapi.protocols.base import JSON, Answer, Call, served_by
+from mlapi.protocols.v2 import binary as v2_binary
 from mlapi.runtime.embedder import normalize
+from mlapi.serving.dataplane import DataPlane, Result
+from mlapi.serving.deployment import Deployment
 
 NUMERIC = frozenset({"FP32", "FP64", "INT64", "INT32"})
 MAX_DIMS = 8

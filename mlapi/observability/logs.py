@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from mlapi.lifecycle import Lifecycle
+from mlapi.app.lifecycle import Lifecycle
 
 if TYPE_CHECKING:  # a worker process imports this module: no Starlette at run time
     from starlette.types import ASGIApp, Message, Receive, Scope, Send

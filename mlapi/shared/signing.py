@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import logging
 
-from mlapi import metrics
+from mlapi.observability import metrics
 from mlapi.settings import Settings
 
 logger = logging.getLogger("mlapi.signing")

@@ -9,27 +9,28 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from mlapi import __version__, v2
-from mlapi.auth import AdminChecker, KeyChecker
-from mlapi.desired import build_desired_store
-from mlapi.docs_ui import install_docs_ui
-from mlapi.fleet import Fleet
+from mlapi import __version__
+from mlapi.app.lifecycle import Lifecycle
+from mlapi.app.model_dir import resolve_model_dir
+from mlapi.app.models_file import load_specs
+from mlapi.fleet.control import Fleet
+from mlapi.fleet.desired import build_desired_store
 from mlapi.http import declared
+from mlapi.http.auth import AdminChecker, KeyChecker
+from mlapi.http.docs_ui import install_docs_ui
 from mlapi.http.endpoint import InferenceEndpoint
 from mlapi.http.errors import install_error_handlers
 from mlapi.http.limits import BodyLimit
+from mlapi.http.metrics import HttpMetricsMiddleware, metrics_endpoint
+from mlapi.http.routes import Service, router
 from mlapi.http.stack import ServiceApp
-from mlapi.http_metrics import HttpMetricsMiddleware, metrics_endpoint
 from mlapi.kinds import discover
 from mlapi.kinds.text_classifier import TextClassifierKind
-from mlapi.lifecycle import Lifecycle
-from mlapi.logs import AccessLogMiddleware
-from mlapi.model_dir import resolve_model_dir
-from mlapi.models_config import load_specs
-from mlapi.registry import Registry
-from mlapi.routes import Service, router
+from mlapi.observability.logs import AccessLogMiddleware
+from mlapi.observability.sentry import init_sentry
+from mlapi.protocols.v2 import metadata as v2
 from mlapi.runtime import Classifier
-from mlapi.sentry import init_sentry
+from mlapi.serving.registry import Registry
 from mlapi.settings import Settings
 from mlapi.training import api as train_api
 from mlapi.training.build import build_job_service

@@ -8,14 +8,14 @@ from types import FrameType
 
 import uvicorn
 
-from mlapi.app import create_app
+from mlapi.app.factory import create_app
+from mlapi.app.lifecycle import Lifecycle
+from mlapi.app.model_dir import resolve_model_dir
+from mlapi.app.models_file import ConfigError, load_specs
+from mlapi.app.preflight import StartupError, bind, check_models, check_redis, warn_ignored
 from mlapi.errors import ModelUnavailable
 from mlapi.http.limits import BoundedHttpToolsProtocol
-from mlapi.lifecycle import Lifecycle
-from mlapi.logs import configure_logging
-from mlapi.model_dir import resolve_model_dir
-from mlapi.models_config import ConfigError, load_specs
-from mlapi.preflight import StartupError, bind, check_models, check_redis, warn_ignored
+from mlapi.observability.logs import configure_logging
 from mlapi.settings import Settings
 
 logger = logging.getLogger("mlapi.server")

@@ -21,8 +21,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from mlapi import metrics
 from mlapi.errors import ModelFailure, Overloaded
+from mlapi.observability import metrics
 from mlapi.runtime.base import pads_within
 
 T = TypeVar("T")

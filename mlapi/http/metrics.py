@@ -20,7 +20,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mlapi.metrics import LATENCY_BUCKETS
+from mlapi.observability.metrics import LATENCY_BUCKETS
 
 # Set by a layer that already knows the route template (the fast lane), read here.
 HANDLER_KEY = "mlapi.handler"

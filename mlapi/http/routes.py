@@ -14,13 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from mlapi import __version__
-from mlapi.admission import LoadParameters
-from mlapi.auth import AdminChecker, KeyChecker
+from mlapi.app.lifecycle import Lifecycle
 from mlapi.errors import NotReady
-from mlapi.fleet import Fleet
-from mlapi.lifecycle import Lifecycle
-from mlapi.registry import Registry
-from mlapi.schemas import ErrorBody, Health, ModelCard
+from mlapi.fleet.admission import LoadParameters
+from mlapi.fleet.control import Fleet
+from mlapi.http.auth import AdminChecker, KeyChecker
+from mlapi.http.schemas import ErrorBody, Health, ModelCard
+from mlapi.serving.registry import Registry
 from mlapi.settings import Settings
 
 JSON = "application/json"

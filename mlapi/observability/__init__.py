@@ -1,0 +1,1 @@
+"""Every metric series, logs and Sentry."""

@@ -1,0 +1,1 @@
+"""State shared between replicas: the Redis client, signing, and the signed stores."""
