@@ -17,12 +17,13 @@ from mlapi.fleet.control import Fleet
 from mlapi.fleet.desired import build_desired_store
 from mlapi.http import declared
 from mlapi.http.auth import AdminChecker, KeyChecker
+from mlapi.http.deps import Service
 from mlapi.http.docs_ui import install_docs_ui
 from mlapi.http.endpoint import InferenceEndpoint
 from mlapi.http.errors import install_error_handlers
 from mlapi.http.limits import BodyLimit
 from mlapi.http.metrics import HttpMetricsMiddleware, metrics_endpoint
-from mlapi.http.routes import Service, router
+from mlapi.http.routes import router
 from mlapi.http.stack import ServiceApp
 from mlapi.kinds import discover
 from mlapi.kinds.text_classifier import TextClassifierKind

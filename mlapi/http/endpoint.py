@@ -19,8 +19,8 @@ from starlette.types import Receive, Scope, Send
 
 from mlapi.errors import MLAPIError
 from mlapi.http.body import read_body
+from mlapi.http.deps import Service, loaded
 from mlapi.http.errors import client_gone, render, render_unexpected
-from mlapi.http.routes import Service, loaded
 from mlapi.protocols import native, openai, tei
 from mlapi.protocols.base import Call, Codec
 from mlapi.protocols.v2 import codec as v2

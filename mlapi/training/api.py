@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from mlapi.errors import BodyTooLarge, InvalidJob, InvalidJSON, NotReady
 from mlapi.http.body import request_body
-from mlapi.http.routes import ServiceDep
+from mlapi.http.deps import ServiceDep
 from mlapi.http.schemas import ErrorBody
 from mlapi.training.schemas import JobList, JobRecord, TrainRequest
 from mlapi.training.service import JobService

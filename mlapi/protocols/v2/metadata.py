@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from mlapi import __version__
 from mlapi.fleet.admission import parse_parameters
-from mlapi.http.routes import AdminDep, FleetDep, RegistryDep, ServiceDep
+from mlapi.http.deps import AdminDep, FleetDep, RegistryDep, ServiceDep
 from mlapi.protocols.v2.codec import signature
 from mlapi.serving.deployment import Deployment
 
