@@ -106,13 +106,14 @@ def _settings(overrides: dict[str, Any]) -> Any:
     from pydantic import ValidationError
 
     from mlapi.settings import Settings
+    from mlapi.validation import location
 
     try:
         return Settings(**overrides)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"])
+            field = location(error)
             where = (
                 f"--{field.replace('_', '-')}"
                 if field in overrides
@@ -166,8 +167,8 @@ def _environment_error(message: str) -> int:
 
 def _needs(extra: str, exc: ImportError) -> int:
     print(
-        f"mlapi: {exc.name or exc} is not installed: pip install 'mlapi[{extra}]' "
-        "(or `make install` in a source checkout)",
+        f"mlapi: {exc.name or exc} is not installed: .venv/bin/pip install -e '.[{extra}]' "
+        "in the source checkout (or `make install`: every extra)",
         file=sys.stderr,
     )
     return 1

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 from tokenizers import Tokenizer
 
+from mlapi.runtime import ClassifierLoader
 from mlapi.runtime.base import Classifier, IntArray, ModelInfo, Probs
 from mlapi.settings import Settings
 
@@ -45,10 +46,7 @@ class FakeClassifier(Classifier):
         return np.stack([length / 10, -length / 10], axis=1)
 
 
-Loader = Callable[[Settings, Path], Classifier]
-
-
-def fake_loader(delay_s: float = 0.0) -> tuple[list[FakeClassifier], Loader]:
+def fake_loader(delay_s: float = 0.0) -> tuple[list[FakeClassifier], ClassifierLoader]:
     """A loader for `create_app(loader=...)` and the list of fakes it made."""
     made: list[FakeClassifier] = []
 

@@ -15,6 +15,8 @@ logger = logging.getLogger("mlapi.model_dir")
 def resolve_model_dir(settings: Settings) -> Path:
     """The folder to load. Downloads `model_id` once when MLAPI_MODEL_DIR is unset."""
     if settings.model_dir is not None:
+        if not settings.model_dir.is_dir():
+            raise ModelUnavailable(f"MLAPI_MODEL_DIR={settings.model_dir} does not exist")
         if not (settings.model_dir / "config.json").is_file():
             raise ModelUnavailable(
                 f"MLAPI_MODEL_DIR={settings.model_dir} has no config.json; point it at a folder "

@@ -9,6 +9,9 @@ models:
     settings:               # optional, per model: variant, threads, max_batch_size, ...
       variant: auto
 ```
+
+Each entry is a `ModelVersion` (`mlapi.serving.version`): the same names, versions and settings
+are allowed here as in an admin load.
 """
 
 from __future__ import annotations
@@ -17,36 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mlapi.kinds import ModelSpec
+from mlapi.serving.version import ModelVersion
 from mlapi.settings import Settings
-from mlapi.settings.per_model import check
-
-NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-
-
-class ModelEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(
-        ..., pattern=NAME, description="The name in URLs (`/models/{name}/predict`, `/v2/...`)."
-    )
-    path: Path = Field(..., description="The model folder; relative to the config file.")
-    kind: str = Field(
-        "text-classifier",
-        description="`text-classifier`, `embedding`, `tabular`, or a kind of MLAPI_KIND_MODULES.",
-    )
-    version: str = Field("1", description="The version reported until a live swap replaces it.")
-    settings: dict[str, Any] = Field(
-        default_factory=dict,
-        description="Per-model settings (the rows marked *per model* above), by field name.",
-    )
-
-    @field_validator("settings")
-    @classmethod
-    def _known(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return check(value)
+from mlapi.settings.per_model import InvalidModelSettings
 
 
 class ModelsConfig(BaseModel):
@@ -55,23 +33,59 @@ class ModelsConfig(BaseModel):
     default: str | None = Field(
         None, description="The model `/predict` and `/model` serve (default: the first)."
     )
-    models: list[ModelEntry] = Field(..., min_length=1, description="The models to serve.")
+    models: list[ModelVersion] = Field(..., min_length=1, description="The models to serve.")
 
 
 class ConfigError(ValueError):
-    """The models config is missing or invalid; the message says where."""
+    """The models config is missing or invalid; the message, one line, says where."""
 
 
-def load_specs(settings: Settings, model_dir: Path | None) -> tuple[list[ModelSpec], str]:
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's error in one line: the line and column, and what is wrong there."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        return f"line {mark.line + 1}, column {mark.column + 1}: {exc.problem}"
+    return " ".join(str(exc).split())
+
+
+def _entry_problem(exc: ValidationError, raw: Any) -> str:
+    """The first of pydantic's errors in one line: the entry (by its name when it has
+    one), the field, and what is wrong with it; how many more there are."""
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    loc = list(first["loc"])
+    where = "the file"
+    if len(loc) >= 2 and loc[0] == "models" and isinstance(loc[1], int):
+        index = loc[1]
+        entries = raw.get("models") if isinstance(raw, dict) else None
+        entry = entries[index] if isinstance(entries, list) and index < len(entries) else None
+        name = entry.get("name") if isinstance(entry, dict) else None
+        where = f"models[{index}]" + (f" ({name!r})" if isinstance(name, str) else "")
+        loc = loc[2:]
+    field = ".".join(str(part) for part in loc)
+    message = " ".join(str(first["msg"]).split())
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}, field {field!r}: {message}{more}" if field else f"{where}: {message}{more}"
+
+
+def configured_versions(
+    settings: Settings, model_dir: Path | None
+) -> tuple[list[ModelVersion], str]:
     """The configured models and the default's name; without a config, `default` only."""
     if settings.models is None:
         assert model_dir is not None
-        return [ModelSpec("default", model_dir)], "default"
+        return [ModelVersion(name="default", path=model_dir)], "default"
+    where = f"MLAPI_MODELS={settings.models}"
     try:
         raw = yaml.safe_load(settings.models.read_text())
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read it ({exc.strerror or exc})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{where}: not valid YAML, {_yaml_problem(exc)}") from None
+    try:
         config = ModelsConfig.model_validate(raw)
-    except (OSError, yaml.YAMLError, ValidationError) as exc:
-        raise ConfigError(f"MLAPI_MODELS={settings.models}: {exc}") from exc
+    except ValidationError as exc:
+        raise ConfigError(f"{where}: {_entry_problem(exc, raw)}") from None
     names = [m.name for m in config.models]
     if len(set(names)) != len(names):
         raise ConfigError(f"MLAPI_MODELS={settings.models}: duplicate model names {names}")
@@ -79,15 +93,13 @@ def load_specs(settings: Settings, model_dir: Path | None) -> tuple[list[ModelSp
     if default not in names:
         raise ConfigError(f"MLAPI_MODELS={settings.models}: default {default!r} not in {names}")
     base = settings.models.parent
-    specs = [
-        ModelSpec(
-            m.name, m.path if m.path.is_absolute() else base / m.path, m.kind, m.version, m.settings
-        )
+    versions = [
+        m if m.path.is_absolute() else m.model_copy(update={"path": base / m.path})
         for m in config.models
     ]
-    for spec in specs:
+    for version in versions:
         try:
-            spec.settings(settings)
-        except ValidationError as exc:
-            raise ConfigError(f"model {spec.name!r}: {exc}") from exc
-    return specs, default
+            version.effective_settings(settings)
+        except InvalidModelSettings as exc:
+            raise ConfigError(f"model {version.name!r}: {exc}") from exc
+    return versions, default

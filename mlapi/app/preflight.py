@@ -10,7 +10,7 @@ import re
 import socket
 from collections.abc import Mapping, Sequence
 
-from mlapi.kinds import ModelSpec
+from mlapi.serving.version import ModelVersion
 from mlapi.settings import Settings
 
 logger = logging.getLogger("mlapi.server")
@@ -110,13 +110,13 @@ def warn_ignored(settings: Settings) -> None:
         )
 
 
-def _where(spec: ModelSpec, settings: Settings) -> str:
+def _where(spec: ModelVersion, settings: Settings) -> str:
     if settings.models is None:
         return f"MLAPI_MODEL_DIR={spec.path}"
     return f"model {spec.name!r} ({spec.path}, in MLAPI_MODELS={settings.models})"
 
 
-def check_models(specs: Sequence[ModelSpec], settings: Settings) -> None:
+def check_models(specs: Sequence[ModelVersion], settings: Settings) -> None:
     """Every text classifier's folder holds weights some variant can serve."""
     from mlapi.runtime.base import WEIGHT_FILES
     from mlapi.runtime.variants import AUTO_CANDIDATES, VARIANTS
@@ -125,13 +125,13 @@ def check_models(specs: Sequence[ModelSpec], settings: Settings) -> None:
         if spec.kind != "text-classifier":
             continue
         if not spec.path.is_dir():
-            raise StartupError(f"{_where(spec, settings)}: no such folder")
+            raise StartupError(f"{_where(spec, settings)} does not exist")
         if not (spec.path / "config.json").is_file():
             raise StartupError(
                 f"{_where(spec, settings)} has no config.json: point it at a folder written "
                 "by save_pretrained"
             )
-        variant = str(spec.settings(settings).variant)
+        variant = str(spec.effective_settings(settings).variant)
         names = [*AUTO_CANDIDATES, "torch-fp32"] if variant == "auto" else [variant]
         reasons = {name: VARIANTS[name].missing(spec.path) for name in names}
         if any(reason is None for reason in reasons.values()):

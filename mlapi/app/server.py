@@ -11,10 +11,10 @@ import uvicorn
 from mlapi.app.factory import create_app
 from mlapi.app.lifecycle import Lifecycle
 from mlapi.app.model_dir import resolve_model_dir
-from mlapi.app.models_file import ConfigError, load_specs
+from mlapi.app.models_file import ConfigError, configured_versions
 from mlapi.app.preflight import StartupError, bind, check_models, check_redis, warn_ignored
 from mlapi.errors import ModelUnavailable
-from mlapi.http.limits import BoundedHttpToolsProtocol
+from mlapi.http.middleware.limits import BoundedHttpToolsProtocol
 from mlapi.observability.logs import configure_logging
 from mlapi.settings import Settings
 
@@ -60,8 +60,9 @@ def run(settings: Settings | None = None) -> None:
         sock = bind(settings.host, settings.port)  # before any model loads
         logger.info("bound %s:%d; loading the models", settings.host, settings.port)
         # Download before serving, with a clear message if offline; check the models config.
-        specs, _ = load_specs(settings, None if settings.models else resolve_model_dir(settings))
-        check_models(specs, settings)
+        model_dir = None if settings.models else resolve_model_dir(settings)
+        versions, _ = configured_versions(settings, model_dir)
+        check_models(versions, settings)
     except (ModelUnavailable, ConfigError, StartupError) as exc:
         if sock is not None:
             sock.close()

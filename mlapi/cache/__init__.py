@@ -1,4 +1,4 @@
-"""Per-text result cache in two tiers: in-process LRU, then Redis when configured."""
+"""Per-input result cache in two tiers: in-process LRU, then Redis when configured."""
 
 from __future__ import annotations
 
@@ -29,13 +29,13 @@ class TieredCache:
         self.hits = dict.fromkeys(self._hit_series, 0)
         self.misses = dict.fromkeys(self._hit_series, 0)
 
-    async def get_many(self, texts: Sequence[str]) -> list[bytes | None]:
-        found: list[bytes | None] = [None] * len(texts)
-        missing = list(range(len(texts)))
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        found: list[bytes | None] = [None] * len(keys)
+        missing = list(range(len(keys)))
         for depth, tier in enumerate(self.tiers):
             if not missing:
                 break
-            values = await tier.get_many([texts[i] for i in missing])
+            values = await tier.get_many([keys[i] for i in missing])
             still: list[int] = []
             fill: list[tuple[str, bytes]] = []
             for index, value in zip(missing, values, strict=True):
@@ -43,7 +43,7 @@ class TieredCache:
                     still.append(index)
                 else:
                     found[index] = value
-                    fill.append((texts[index], value))
+                    fill.append((keys[index], value))
             hits = len(missing) - len(still)
             if hits:
                 self._hit_series[tier.tier].inc(hits)

@@ -1,4 +1,4 @@
-"""The cache interface: results per text, `None` on a miss."""
+"""The cache interface: results per key (one per input), `None` on a miss."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from typing import Protocol
 
 
 class Cache(Protocol):
-    """Stores the encoded result of one text under one model fingerprint."""
+    """Stores the encoded result of one input, by its key, under one model fingerprint."""
 
     tier: str
 
-    async def get_many(self, texts: Sequence[str]) -> list[bytes | None]: ...
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]: ...
 
     async def set_many(self, items: Sequence[tuple[str, bytes]]) -> None: ...
 

@@ -13,13 +13,13 @@ class MemoryCache:
         self._max = max_entries
         self._data: OrderedDict[str, bytes] = OrderedDict()
 
-    async def get_many(self, texts: Sequence[str]) -> list[bytes | None]:
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         data = self._data
         out: list[bytes | None] = []
-        for text in texts:
-            value = data.get(text)
+        for key in keys:
+            value = data.get(key)
             if value is not None:
-                data.move_to_end(text)
+                data.move_to_end(key)
             out.append(value)
         return out
 
@@ -27,9 +27,9 @@ class MemoryCache:
         if self._max <= 0:
             return
         data = self._data
-        for text, value in items:
-            data[text] = value
-            data.move_to_end(text)
+        for key, value in items:
+            data[key] = value
+            data.move_to_end(key)
         while len(data) > self._max:
             data.popitem(last=False)
 

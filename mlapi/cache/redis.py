@@ -50,8 +50,9 @@ class RedisCache:
         for op in ("get", "set"):  # export the error series from the start, at zero
             metrics.REDIS_ERRORS.labels(op=op)
 
-    def key(self, text: str) -> str:
-        digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16)
+    def redis_key(self, key: str) -> str:
+        """The Redis key of a model's key: a digest under this version's prefix."""
+        digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=16)
         return self._prefix + digest.hexdigest()
 
     @property
@@ -70,14 +71,14 @@ class RedisCache:
             )
         self._down_until = time.monotonic() + self._retry_s
 
-    async def get_many(self, texts: Sequence[str]) -> list[bytes | None]:
-        if not texts or not self.available:
-            return [None] * len(texts)
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        if not keys or not self.available:
+            return [None] * len(keys)
         try:
-            values = await self._client.mget([self.key(t) for t in texts])
+            values = await self._client.mget([self.redis_key(k) for k in keys])
         except (RedisError, OSError, TimeoutError) as exc:
             self._failed("get", exc)
-            return [None] * len(texts)
+            return [None] * len(keys)
         return [self._checked(v) for v in values]
 
     def _checked(self, value: bytes | str | None) -> bytes | None:
@@ -95,8 +96,8 @@ class RedisCache:
             return
         try:
             async with self._client.pipeline(transaction=False) as pipe:
-                for text, value in items:
-                    pipe.set(self.key(text), value, ex=self._ttl)
+                for key, value in items:
+                    pipe.set(self.redis_key(key), value, ex=self._ttl)
                 await pipe.execute()
         except (RedisError, OSError, TimeoutError) as exc:
             self._failed("set", exc)

@@ -19,7 +19,6 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from mlapi.errors import (
     DesiredStateUnavailable,
@@ -28,10 +27,13 @@ from mlapi.errors import (
     ModelInUse,
     ModelNotFound,
 )
-from mlapi.fleet.desired import Canary, Desired, DesiredStore, VersionSpec
+from mlapi.fleet.admission import check_path
+from mlapi.fleet.desired import Canary, Desired, DesiredStore
 from mlapi.observability import metrics
 from mlapi.serving.deployment import Deployment
-from mlapi.serving.registry import Registry, Slot, next_version
+from mlapi.serving.registry import Registry
+from mlapi.serving.status import CanaryVersion, DesiredStatus, FleetStatus, ServingStatus
+from mlapi.serving.version import LoadRequest, ModelVersion
 
 logger = logging.getLogger("mlapi.fleet")
 MAX_BACKOFF_S = 60.0
@@ -47,16 +49,16 @@ class Attempt:
     next_at: float
 
 
-def spec_of(deployment: Deployment) -> VersionSpec:
-    spec = deployment.spec
-    path = str(spec.path.resolve())  # as a load under the model roots resolves it
-    return VersionSpec(
-        version=spec.version, path=path, kind=spec.kind, settings=dict(spec.overrides)
-    )
+def recorded(deployment: Deployment) -> ModelVersion:
+    """The version `deployment` serves as the desired state records it: its folder with links
+    resolved, as a load under the model roots resolves it."""
+    version = deployment.version
+    return version.model_copy(update={"path": version.path.resolve()})
 
 
-def _key(spec: VersionSpec | None) -> tuple[str, str] | None:
-    return None if spec is None else (spec.version, spec.path)
+def _key(version: ModelVersion | None) -> tuple[str, Path] | None:
+    """What tells two versions of a name apart here: the version and its folder."""
+    return None if version is None else (version.version, version.path.resolve())
 
 
 class Fleet:
@@ -85,7 +87,7 @@ class Fleet:
             if desired.current is None:
                 continue
             try:
-                await self._load(name, desired.current)
+                await self._load(desired.current)
             except MLAPIError as exc:  # the configured version serves; the loop tries again
                 self._failed(name, desired.current, exc.message)
         await self.registry.start()
@@ -98,9 +100,6 @@ class Fleet:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        for slot in self.registry.slots.values():
-            if slot.current is not None and slot.current.canary is not None:
-                await slot.current.canary.close(0)
         await self.store.close()
 
     async def _run(self) -> None:
@@ -136,53 +135,43 @@ class Fleet:
 
     async def _converge_one(self, name: str, desired: Desired) -> None:
         registry = self.registry
-        slot = registry.slots.get(name)
         if desired.current is None:
-            if slot is not None and name != registry.default_name:
+            if registry.version(name) is not None and name != registry.default_name:
                 await registry.unload(name)
             return
-        serving = slot.current if slot is not None else None
-        if serving is None or _key(spec_of(serving)) != _key(desired.current):
+        serving = registry.serving(name)
+        if serving is None or _key(serving.version) != _key(desired.current):
             if not self._due(name, desired.current):
                 return
             try:
-                await self._load(name, desired.current)
+                await self._load(desired.current)
             except MLAPIError as exc:
                 self._failed(name, desired.current, exc.message)
                 return
             self.attempts.pop(name, None)
             logger.info("converged", extra={"model": name, "version": desired.current.version})
-        slot = registry.slots[name]
-        await self._converge_canary(slot, desired.canary)
+        await self._converge_canary(name, desired.canary)
 
-    async def _converge_canary(self, slot: Slot, canary: Canary | None) -> None:
-        current = slot.current
-        if current is None:
+    async def _converge_canary(self, name: str, want: Canary | None) -> None:
+        registry = self.registry
+        if registry.serving(name) is None:
             return
-        have = current.canary
-        if canary is None:
-            if have is not None:
-                current.canary = None
-                await have.close(self.registry.settings.drain_grace_s)
-            return
-        if have is None or _key(spec_of(have)) != _key(canary.spec):
-            if not self._due(slot.name, canary.spec):
-                return
+        have = registry.canary(name)
+        if want is None:
+            await registry.clear_canary(name)
+        elif have is not None and _key(have.deployment.version) == _key(want.spec):
+            registry.set_canary_percent(name, want.percent)
+        elif self._due(name, want.spec):
             try:
-                built = await self._build_canary(slot.name, canary.spec)
+                await registry.start_canary(self._admitted(want.spec), want.percent)
             except MLAPIError as exc:
-                self._failed(slot.name, canary.spec, exc.message)
-                return
-            current.canary, old = built, have
-            if old is not None:
-                await old.close(self.registry.settings.drain_grace_s)
-        current.canary_percent = canary.percent
+                self._failed(name, want.spec, exc.message)
 
-    def _due(self, name: str, want: VersionSpec) -> bool:
+    def _due(self, name: str, want: ModelVersion) -> bool:
         attempt = self.attempts.get(name)
         return attempt is None or attempt.want != want.version or time.time() >= attempt.next_at
 
-    def _failed(self, name: str, want: VersionSpec, error: str) -> None:
+    def _failed(self, name: str, want: ModelVersion, error: str) -> None:
         previous = self.attempts.get(name)
         delay = 1.0
         if previous is not None and previous.want == want.version:
@@ -194,9 +183,10 @@ class Fleet:
         self.attempts[name] = Attempt(want.version, error, delay, time.time() + delay)
 
     def _report(self) -> None:
-        for name in set(self.desired) | set(self.registry.slots):
+        here = set(self.registry.names())
+        for name in set(self.desired) | here:
             desired = self.desired.get(name)
-            if name not in self.registry.slots and (desired is None or desired.current is None):
+            if name not in here and (desired is None or desired.current is None):
                 continue  # unloaded everywhere and here: its series are gone (Registry.unload)
             metrics.VERSION_SKEW.labels(model=name).set(1 if self.skewed(name) else 0)
 
@@ -206,63 +196,58 @@ class Fleet:
         desired = self.desired.get(name)
         if desired is None:
             return False
-        slot = self.registry.slots.get(name)
-        serving = slot.current if slot is not None else None
+        serving = self.registry.serving(name)
         if desired.current is None:
             return serving is not None and name != self.registry.default_name
-        if serving is None or _key(spec_of(serving)) != _key(desired.current):
+        if serving is None or _key(serving.version) != _key(desired.current):
             return True
-        have = serving.canary
+        have = self.registry.canary(name)
         want = desired.canary
-        return _key(spec_of(have) if have else None) != _key(want.spec if want else None)
+        return _key(have.deployment.version if have else None) != _key(want.spec if want else None)
 
-    def status(self, name: str) -> dict[str, Any]:
+    def status(self, name: str) -> FleetStatus:
         desired = self.desired.get(name)
-        slot = self.registry.slots.get(name)
-        serving = slot.current if slot is not None else None
+        want = desired.current if desired else None
+        serving = self.registry.serving(name)
+        canary = self.registry.canary(name)
         attempt = self.attempts.get(name)
-        return {
-            "desired": None
+        return FleetStatus(
+            desired=None
             if desired is None
-            else {
-                "version": desired.current.version if desired.current else None,
-                "path": desired.current.path if desired.current else None,
-                "canary": None
+            else DesiredStatus(
+                version=want.version if want else None,
+                path=str(want.path) if want else None,
+                canary=None
                 if desired.canary is None
-                else {"version": desired.canary.spec.version, "percent": desired.canary.percent},
-                "history": [v.version for v in desired.history],
-                "generation": desired.generation,
-            },
-            "serving": None
+                else CanaryVersion(
+                    version=desired.canary.spec.version, percent=desired.canary.percent
+                ),
+                history=[v.version for v in desired.history],
+                generation=desired.generation,
+            ),
+            serving=None
             if serving is None
-            else {
-                "version": serving.version,
-                "canary": None
-                if serving.canary is None
-                else {"version": serving.canary.version, "percent": serving.canary_percent},
-            },
-            "skew": self.skewed(name),
-            "error": attempt.error if attempt else None,
-            "shared": self.shared,
-        }
+            else ServingStatus(
+                version=serving.version.version,
+                canary=None
+                if canary is None
+                else CanaryVersion(
+                    version=canary.deployment.version.version, percent=canary.percent
+                ),
+            ),
+            skew=self.skewed(name),
+            error=attempt.error if attempt else None,
+            shared=self.shared,
+        )
 
     # --- admin operations ------------------------------------------------------------------
 
-    async def load(
-        self,
-        name: str,
-        path: Path | None = None,
-        *,
-        version: str | None = None,
-        kind: str | None = None,
-        overrides: dict[str, Any] | None = None,
-    ) -> Deployment:
+    async def load(self, name: str, request: LoadRequest) -> Deployment:
+        """Serve what `request` asks for under `name`, here and then on every replica."""
         async with self._lock:
             before = await self._record(name)
-            deployment = await self.registry.load(
-                name, path, version=version, kind=kind, overrides=overrides
-            )
-            await self._put(before.replaced_by(spec_of(deployment)))
+            deployment = await self.registry.load(self.registry.resolve(name, request))
+            await self._put(before.replaced_by(recorded(deployment)))
         return deployment
 
     async def unload(self, name: str) -> None:
@@ -284,7 +269,7 @@ class Fleet:
             index = known.index(version) if version is not None else 0
             previous = desired.history[index]
             rest = desired.history[:index] + desired.history[index + 1 :]
-            deployment = await self._load(name, previous)
+            deployment = await self._load(previous)
             current = desired.current
             await self._put(
                 desired.model_copy(
@@ -298,74 +283,52 @@ class Fleet:
             )
         return deployment
 
-    async def start_canary(
-        self,
-        name: str,
-        path: Path,
-        *,
-        percent: float,
-        version: str | None = None,
-        overrides: dict[str, Any] | None = None,
-    ) -> Deployment:
+    async def start_canary(self, name: str, request: LoadRequest, percent: float) -> Deployment:
+        """Serve what `request` asks for to `percent` percent of the texts, on every replica;
+        the canary has the settings the request gives, not the serving version's."""
         if not 0 <= percent <= 100:
             raise InvalidRequest(f"percent must be within 0-100, not {percent}")
         async with self._lock:
             current = self.registry.get(name)  # 404 when the name is not loaded
             before = await self._record(name)
-            version = version or next_version(current.version)
-            if version == current.version:
-                raise InvalidRequest(f"the canary needs a version other than {version!r}")
-            spec = VersionSpec(
-                version=version, path=str(path), kind=current.spec.kind, settings=overrides or {}
-            )
-            built = await self._build_canary(name, spec)
-            old, current.canary = current.canary, built
-            current.canary_percent = percent
-            if old is not None:
-                await old.close(self.registry.settings.drain_grace_s)
-            canary = Canary(spec=spec_of(built), percent=percent)
+            version = self.registry.resolve(name, request, exact=True)
+            if version.version == current.version.version:
+                raise InvalidRequest(f"the canary needs a version other than {version.version!r}")
+            built = await self.registry.start_canary(version, percent)
+            canary = Canary(spec=recorded(built), percent=percent)
             await self._put(before.model_copy(update={"canary": canary}))
         return built
 
     async def promote(self, name: str) -> Deployment:
         async with self._lock:
-            canary, before = await self._take_canary(name, "promote")
-            await self.registry.replace(name, canary)
-            await self._put(before.replaced_by(spec_of(canary)).model_copy(update={"canary": None}))
-        return canary
+            before = await self._canary_record(name, "promote")
+            promoted = await self.registry.promote_canary(name)
+            after = before.replaced_by(recorded(promoted))
+            await self._put(after.model_copy(update={"canary": None}))
+        return promoted
 
     async def abort(self, name: str) -> None:
         async with self._lock:
-            canary, before = await self._take_canary(name, "abort")
-            await canary.close(self.registry.settings.drain_grace_s)
+            before = await self._canary_record(name, "abort")
+            await self.registry.clear_canary(name)
             await self._put(before.model_copy(update={"canary": None}))
 
-    async def _take_canary(self, name: str, verb: str) -> tuple[Deployment, Desired]:
-        """The canary of `name`, no longer answering, and the desired state before that."""
-        current = self.registry.get(name)
-        canary = current.canary
-        if canary is None:
+    async def _canary_record(self, name: str, verb: str) -> Desired:
+        """The desired state of `name` before its canary is promoted or stopped; a 404 when
+        it has none."""
+        self.registry.get(name)  # 404 when the name is not loaded
+        if self.registry.canary(name) is None:
             raise ModelNotFound(f"{name!r} has no canary to {verb}")
-        before = await self._record(name)
-        current.canary = None
-        return canary, before
+        return await self._record(name)
 
     # --- helpers ---------------------------------------------------------------------------
 
-    async def _load(self, name: str, spec: VersionSpec) -> Deployment:
-        return await self.registry.load(
-            name,
-            Path(spec.path),
-            version=spec.version,
-            kind=spec.kind,
-            overrides=spec.settings,
-            exact=True,
-        )
+    def _admitted(self, version: ModelVersion) -> ModelVersion:
+        """A version the desired state names, its folder checked under this replica's roots."""
+        return version.model_copy(update={"path": check_path(version.path, self.registry.roots)})
 
-    async def _build_canary(self, name: str, spec: VersionSpec) -> Deployment:
-        return await self.registry.build_beside(
-            name, Path(spec.path), version=spec.version, overrides=spec.settings
-        )
+    async def _load(self, version: ModelVersion) -> Deployment:
+        return await self.registry.load(self._admitted(version))
 
     async def _record(self, name: str) -> Desired:
         """The record of `name`, or one made from what this replica serves. Read before an
@@ -379,9 +342,8 @@ class Fleet:
         desired = self.desired.get(name)
         if desired is not None:
             return desired
-        slot = self.registry.slots.get(name)
-        serving = slot.current if slot is not None else None
-        return Desired(name=name, current=spec_of(serving) if serving else None)
+        serving = self.registry.serving(name)
+        return Desired(name=name, current=recorded(serving) if serving else None)
 
     async def _put(self, desired: Desired) -> None:
         try:

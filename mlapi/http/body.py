@@ -1,8 +1,8 @@
 """Request bodies within a size limit: straight from ASGI `receive` (the inference endpoint),
 or through Starlette's public `Request.body()` (the few FastAPI routes that take a raw body).
 
-`BodyLimit` (mlapi.http.limits) bounds every body before either runs; these checks hold the
-route's own limit.
+`BodyLimit` (mlapi.http.middleware.limits) bounds every body before either runs; these checks
+hold the route's own limit.
 """
 
 from __future__ import annotations
@@ -11,15 +11,11 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.types import Receive, Scope
 
 from mlapi.errors import BodyTooLarge
-from mlapi.http.limits import DISCARD_BYTES, discard
+from mlapi.http.middleware.limits import DISCARD_BYTES, body_too_large, discard
 
 
 def too_large(max_bytes: int) -> BodyTooLarge:
-    return BodyTooLarge(
-        f"request body is larger than {max_bytes} bytes (MLAPI_MAX_BODY_BYTES)",
-        limit="max_body_bytes",
-        headers={"Connection": "close"},
-    )
+    return body_too_large(max_bytes, "MLAPI_MAX_BODY_BYTES")
 
 
 async def read_body(scope: Scope, receive: Receive, max_bytes: int) -> bytes:

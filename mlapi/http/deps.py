@@ -1,6 +1,6 @@
-"""What the lifespan builds (`Service`) and the FastAPI dependencies that hand it to routes:
-the service, a ready registry behind the API key, the admin registry and the fleet behind the
-admin key."""
+"""What the lifespan builds (`Components`, the parts of the running service) and the
+FastAPI dependencies that hand them to routes: the components, a ready registry behind the
+API key, the admin registry and the fleet behind the admin key."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ from mlapi.settings import Settings
 
 
 @dataclass
-class Service:
-    """What the lifespan builds; `registry` is None until the models are loaded."""
+class Components:
+    """What the lifespan builds: settings, lifecycle, key checkers, registry and fleet;
+    `registry` is None until the models are loaded."""
 
     settings: Settings
     lifecycle: Lifecycle
@@ -30,43 +31,50 @@ class Service:
     fleet: Fleet | None = None
     started: float = field(default_factory=time.time)
 
+    def ready(self) -> bool:
+        """Serving, not draining, and every configured model loaded: `/ready`, v2's
+        `/v2/health/ready` and `/stats` say the same."""
+        return self.lifecycle.serving and self.registry is not None and self.registry.ready()
+
 
 # Dependencies are `async def`: FastAPI would run plain `def` ones in a thread pool, which
 # cost a thread hop per request on the hot path (seen in a py-spy profile).
-async def get_service(request: Request) -> Service:
-    service = request.app.state.service
-    assert isinstance(service, Service)
-    return service
+async def get_components(request: Request) -> Components:
+    components = request.app.state.components
+    assert isinstance(components, Components)
+    return components
 
 
-def loaded(service: Service) -> Registry:
-    if service.registry is None or not service.lifecycle.ready:
+def loaded(components: Components) -> Registry:
+    if components.registry is None or not components.lifecycle.ready:
         raise NotReady("models are not loaded yet", headers={"Retry-After": "1"})
-    return service.registry
+    return components.registry
 
 
 async def get_registry(
-    request: Request, service: Annotated[Service, Depends(get_service)]
+    request: Request, components: Annotated[Components, Depends(get_components)]
 ) -> Registry:
-    service.keys.check(request)
-    return loaded(service)
+    components.keys.check(request)
+    return loaded(components)
 
 
 async def get_admin_registry(
-    request: Request, service: Annotated[Service, Depends(get_service)]
+    request: Request, components: Annotated[Components, Depends(get_components)]
 ) -> Registry:
-    service.admin.check(request)
-    return loaded(service)
+    components.admin.check(request)
+    return loaded(components)
 
 
-async def get_fleet(request: Request, service: Annotated[Service, Depends(get_service)]) -> Fleet:
-    service.admin.check(request)
-    loaded(service)
-    assert service.fleet is not None  # set with the registry
-    return service.fleet
+async def get_fleet(
+    request: Request, components: Annotated[Components, Depends(get_components)]
+) -> Fleet:
+    components.admin.check(request)
+    loaded(components)
+    assert components.fleet is not None  # set with the registry
+    return components.fleet
 
 
-ServiceDep = Annotated[Service, Depends(get_service)]
+ComponentsDep = Annotated[Components, Depends(get_components)]
 FleetDep = Annotated[Fleet, Depends(get_fleet)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 AdminDep = Annotated[Registry, Depends(get_admin_registry)]

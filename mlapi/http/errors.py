@@ -1,4 +1,9 @@
-"""Errors as HTTP answers: one typed error body, v2's `{"error": "..."}`, one handler set."""
+"""Errors as HTTP answers: the one writer of error bodies, in both styles, and one handler set.
+
+mlapi's own routes answer `{"error": {"type", "message", "limit"?}}`; the Open Inference
+Protocol routes (every path under `/v2`, `v2_style`) answer `{"error": "..."}`. The body limit
+and the header limit answer before any route is known: always the typed body.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +17,26 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from mlapi.errors import MLAPIError, NotReady, Overloaded
+from mlapi.validation import first_problem
 
 logger = logging.getLogger("mlapi.errors")
 CLIENT_CLOSED = 499  # nginx's "client closed request": nobody reads it, metrics and logs do
+JSON = "application/json"
+
+
+def v2_style(path: str) -> bool:
+    """Whether a path (or a route template) answers errors as v2's `{"error": "..."}`."""
+    return path.startswith("/v2/") or path == "/v2"
+
+
+def error_body(type_: str, message: str, *, limit: str | None = None, v2: bool = False) -> bytes:
+    """The body of an error answer: typed, or v2's `{"error": "..."}` (no type, no limit)."""
+    if v2:
+        return orjson.dumps({"error": message})
+    fields = {"type": type_, "message": message}
+    if limit is not None:
+        fields["limit"] = limit
+    return orjson.dumps({"error": fields})
 
 
 def error_response(
@@ -24,40 +46,18 @@ def error_response(
     *,
     limit: str | None = None,
     headers: dict[str, str] | None = None,
+    v2: bool = False,
 ) -> Response:
-    body: dict[str, str] = {"type": type_, "message": message}
-    if limit is not None:
-        body["limit"] = limit
-    return Response(
-        orjson.dumps({"error": body}),
-        status_code=status,
-        media_type="application/json",
-        headers=headers,
-    )
-
-
-def is_v2(request: Request) -> bool:
-    """Open Inference Protocol routes answer errors as `{"error": "..."}`."""
-    return request.url.path.startswith("/v2/") or request.url.path == "/v2"
-
-
-def v2_error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        orjson.dumps({"error": message}),
-        status_code=status,
-        media_type="application/json",
-        headers=headers,
-    )
+    body = error_body(type_, message, limit=limit, v2=v2)
+    return Response(body, status_code=status, media_type=JSON, headers=headers)
 
 
 def render(exc: MLAPIError, *, v2: bool = False) -> Response:
-    """The typed error body of `exc` (v2 routes: `{"error": "..."}`); server faults are logged."""
+    """The error body of `exc`, in the route's style; server faults are logged."""
     if exc.status_code >= 500 and not isinstance(exc, Overloaded | NotReady):
         logger.error("request failed: %s", exc.message, exc_info=exc.__cause__ or exc)
-    if v2:
-        return v2_error_response(exc.status_code, exc.message, exc.headers)
     return error_response(
-        exc.status_code, exc.type, exc.message, limit=exc.limit, headers=exc.headers
+        exc.status_code, exc.type, exc.message, limit=exc.limit, headers=exc.headers, v2=v2
     )
 
 
@@ -73,32 +73,27 @@ def client_gone(path: str) -> Response:
 
 def render_unexpected(exc: Exception, *, v2: bool = False) -> Response:
     logger.exception("unhandled error", exc_info=exc)
-    if v2:
-        return v2_error_response(500, "internal error")
-    return error_response(500, "internal_error", "internal error")
+    return error_response(500, "internal_error", "internal error", v2=v2)
 
 
 async def _mlapi_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, MLAPIError)
-    return render(exc, v2=is_v2(request))
+    return render(exc, v2=v2_style(request.url.path))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     type_ = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     headers = dict(exc.headers) if exc.headers else None
-    if is_v2(request):
-        return v2_error_response(exc.status_code, str(exc.detail), headers)
-    return error_response(exc.status_code, type_, str(exc.detail), headers=headers)
+    return error_response(
+        exc.status_code, type_, str(exc.detail), headers=headers, v2=v2_style(request.url.path)
+    )
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-    where = ".".join(str(part) for part in first.get("loc", ()))
-    if is_v2(request):
-        return v2_error_response(422, f"{where}: {first.get('msg')}")
-    return error_response(422, "invalid_request", f"{where}: {first.get('msg')}")
+    message = first_problem(exc.errors())
+    return error_response(422, "invalid_request", message, v2=v2_style(request.url.path))
 
 
 async def _client_disconnect(request: Request, exc: Exception) -> Response:
@@ -106,7 +101,7 @@ async def _client_disconnect(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    return render_unexpected(exc, v2=is_v2(request))
+    return render_unexpected(exc, v2=v2_style(request.url.path))
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, Field
 
 
@@ -28,20 +26,6 @@ class PredictResponse(BaseModel):
 
 class Health(BaseModel):
     status: str
-
-
-class ModelCard(BaseModel):
-    model: str = Field("default", description="The registry name.")
-    kind: str = "text-classifier"
-    version: str = "1"
-    name: str
-    backend: str = Field(..., description="The served variant, e.g. onnx-int8.")
-    fingerprint: str
-    labels: list[str]
-    max_length: int
-    selection: dict[str, Any] | None = Field(
-        None, description="CPU flags and the start-up trial of every candidate variant."
-    )
 
 
 class ErrorDetail(BaseModel):

@@ -1,8 +1,8 @@
 """The service's ASGI app: FastAPI under one middleware stack.
 
-Every HTTP request goes through the same layers, in order: access log (request ID, in-flight
-count), HTTP metrics, body limit; then the inference endpoint for the inference routes and
-FastAPI's router for the rest. Lifespan events go to FastAPI directly.
+Every HTTP request goes through the same layers (`mlapi.http.middleware`), in order: access
+log (request ID), in-flight count, HTTP metrics, body limit; then the inference endpoint for
+the inference routes and FastAPI's router for the rest. Lifespan events go to FastAPI directly.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from collections.abc import Callable
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mlapi.http.endpoint import ROUTE_KEY, InferenceEndpoint, match
-from mlapi.http.metrics import HANDLER_KEY
+from mlapi.http.endpoint import ROUTE_KEY, InferenceEndpoint
+from mlapi.http.middleware.metrics import HANDLER_KEY
+from mlapi.http.routes.inference import match
 
 
 class ServiceApp(FastAPI):
@@ -35,9 +36,9 @@ class ServiceApp(FastAPI):
         await self._stack(scope, receive, send)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = match(scope)
-        if route is None or self._endpoint is None:
+        found = match(scope)
+        if found is None or self._endpoint is None:
             await super().__call__(scope, receive, send)
             return
-        scope[HANDLER_KEY], scope[ROUTE_KEY] = route.template, route
+        scope[HANDLER_KEY], scope[ROUTE_KEY] = found.route.template, found
         await self._endpoint(scope, receive, send)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from mlapi.kinds.base import Capability, Decoded, ModelKind, ModelSpec, Servable
+from mlapi.kinds.base import Capability, Decoded, ModelKind, Servable
 
-__all__ = ["Capability", "Decoded", "ModelKind", "ModelSpec", "Servable", "discover"]
+__all__ = ["Capability", "Decoded", "ModelKind", "Servable", "discover"]
 
 
 def discover(extra: tuple[str, ...] = ()) -> dict[str, ModelKind]:

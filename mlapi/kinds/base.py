@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import abc
 import enum
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
+from mlapi.serving.version import ModelVersion
 from mlapi.settings import Settings
-from mlapi.settings.per_model import apply
 
 
 class Capability(enum.StrEnum):
@@ -27,22 +26,7 @@ class Capability(enum.StrEnum):
 
     CLASSIFY = "classify"  # texts -> one probability per label
     EMBED = "embed"  # texts -> one vector
-    TABULAR = "tabular"  # rows of numbers -> one probability per label
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """One entry of the models config: a name, a kind, a folder and its own settings."""
-
-    name: str
-    path: Path
-    kind: str = "text-classifier"
-    version: str = "1"
-    overrides: dict[str, Any] = field(default_factory=dict)
-
-    def settings(self, base: Settings) -> Settings:
-        """The service's settings with this model's own (`mlapi.settings.per_model`)."""
-        return apply(base, self.overrides)
+    CLASSIFY_ROWS = "classify rows"  # rows of numbers -> one probability per label
 
 
 @dataclass(frozen=True)
@@ -127,5 +111,5 @@ class ModelKind(abc.ABC):
         return value
 
     @abc.abstractmethod
-    def load(self, spec: ModelSpec, settings: Settings) -> Servable:
+    def load(self, spec: ModelVersion, settings: Settings) -> Servable:
         """Build and warm one version. Heavy: the registry calls it in a worker thread."""

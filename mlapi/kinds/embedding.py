@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mlapi.kinds.base import Capability, Decoded, ModelKind, ModelSpec, Servable
+from mlapi.kinds.base import Capability, Decoded, ModelKind, Servable
 from mlapi.runtime.embedder import EMBEDDING_FILES, Embedder, SentenceTransformerFolder
 from mlapi.serving.parsing import check_texts
+from mlapi.serving.version import ModelVersion
 from mlapi.settings import Settings
 
 COUNT = struct.Struct("<I")
@@ -105,7 +106,7 @@ class EmbeddingKind(ModelKind):
     capability = Capability.EMBED
     max_items_setting = LIMIT
 
-    def load(self, spec: ModelSpec, settings: Settings) -> EmbeddingServable:
+    def load(self, spec: ModelVersion, settings: Settings) -> EmbeddingServable:
         folder = SentenceTransformerFolder.read(spec.path)
         model = Embedder(
             folder,

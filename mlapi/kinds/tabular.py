@@ -19,8 +19,9 @@ import numpy.typing as npt
 import orjson
 
 from mlapi.errors import InvalidRequest, TooManyTexts
-from mlapi.kinds.base import Capability, Decoded, ModelKind, ModelSpec, Servable
+from mlapi.kinds.base import Capability, Decoded, ModelKind, Servable
 from mlapi.kinds.text_classifier import decode_rows, encode_rows, valid_row
+from mlapi.serving.version import ModelVersion
 from mlapi.settings import Settings
 
 META = "tabular.json"
@@ -135,10 +136,10 @@ def _key(row: Any, index: int, width: int) -> str:
 
 class TabularKind(ModelKind):
     name = "tabular"
-    capability = Capability.TABULAR
+    capability = Capability.CLASSIFY_ROWS
     caches_by_default = False  # rows rarely repeat; per model: settings.cache_results
 
-    def load(self, spec: ModelSpec, settings: Settings) -> TabularServable:
+    def load(self, spec: ModelVersion, settings: Settings) -> TabularServable:
         if not (spec.path / META).is_file():
             raise FileNotFoundError(f"{spec.path} has no {META} (not a tabular model folder)")
         servable = TabularServable(spec.path, settings.tabular_runtime, settings.threads)

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import orjson
 
-from mlapi.kinds.base import Capability, Decoded, ModelKind, ModelSpec, Servable
-from mlapi.runtime import Classifier, load_classifier
+from mlapi.kinds.base import Capability, Decoded, ModelKind, Servable
+from mlapi.runtime import Classifier, ClassifierLoader, load_classifier
 from mlapi.serving.parsing import check_texts
+from mlapi.serving.version import ModelVersion
 from mlapi.settings import Settings
-
-Loader = Callable[[Settings, Path], Classifier]
 
 
 def valid_row(labels: Sequence[str], value: bytes) -> bool:
@@ -102,10 +100,12 @@ class TextClassifierKind(ModelKind):
     name = "text-classifier"
     capability = Capability.CLASSIFY
 
-    def __init__(self, loader: Loader = load_classifier) -> None:
+    def __init__(self, loader: ClassifierLoader = load_classifier) -> None:
         self.loader = loader
 
-    def load(self, spec: ModelSpec, settings: Settings) -> ClassifierServable:
+    def load(self, spec: ModelVersion, settings: Settings) -> ClassifierServable:
+        if not spec.path.is_dir():
+            raise FileNotFoundError(f"{spec.path} does not exist")
         if not (spec.path / "config.json").is_file():
             raise FileNotFoundError(f"{spec.path} has no config.json (not a model folder)")
         classifier = self.loader(settings, spec.path)

@@ -1,8 +1,9 @@
-"""Prometheus metrics of the model path (HTTP metrics: `mlapi.http.metrics`)."""
+"""Every Prometheus series of the service: HTTP requests (counted by
+`mlapi.http.middleware.metrics`), the model path, training jobs."""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram, Info
+from prometheus_client import Counter, Gauge, Histogram, Info, Summary
 from prometheus_client.metrics import MetricWrapperBase
 
 # Fine buckets: cached answers take well under a millisecond, cold batches up to seconds.
@@ -32,6 +33,32 @@ LATENCY_BUCKETS = (
     10.0,
 )
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 24, 32, 48, 64, 128, 256)
+
+# HTTP: the names and labels that dashboards and alerts for this kind of service read (those of
+# prometheus-fastapi-instrumentator). `handler` is the route template (`/models/{name}/predict`),
+# `none` for paths no route matches.
+HTTP_TOTAL = Counter(
+    "http_requests_total",
+    "Total number of requests by method, status and handler.",
+    ["method", "status", "handler"],
+)
+HTTP_DURATION = Histogram(
+    "http_request_duration_seconds",
+    "Latency with only few buckets by handler.",
+    ["handler", "method"],
+    buckets=LATENCY_BUCKETS,
+)
+HTTP_DURATION_HIGHR = Histogram(
+    "http_request_duration_highr_seconds",
+    "Latency with many buckets but no API specific labels.",
+    buckets=LATENCY_BUCKETS,
+)
+HTTP_REQUEST_SIZE = Summary(
+    "http_request_size_bytes", "Content length of incoming requests by handler.", ["handler"]
+)
+HTTP_RESPONSE_SIZE = Summary(
+    "http_response_size_bytes", "Content length of outgoing responses by handler.", ["handler"]
+)
 
 # Every model-path series carries `model`: the registry name of the model it belongs to.
 M = ["model"]

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-import orjson
-
-from mlapi.errors import InvalidJSON, NotSupportedByModel
+from mlapi.errors import NotSupportedByModel
 from mlapi.kinds import Capability
 from mlapi.serving.dataplane import DataPlane
 from mlapi.serving.deployment import Deployment
@@ -34,10 +32,9 @@ class Answer:
 
 
 class Codec(Protocol):
-    """One protocol: `error_style` is how its errors look (`typed` or `v2`)."""
+    """One protocol: a body in, an answer out (its errors are `MLAPIError`s)."""
 
     name: str
-    error_style: str
 
     async def handle(self, call: Call, plane: DataPlane) -> Answer: ...
 
@@ -46,16 +43,9 @@ def require(deployment: Deployment, *capabilities: Capability) -> None:
     if deployment.kind.capability not in capabilities:
         wanted = " or ".join(c.value for c in capabilities)
         raise NotSupportedByModel(
-            f"model {deployment.spec.name!r} is a {deployment.kind.name} model "
+            f"model {deployment.version.name!r} is a {deployment.kind.name} model "
             f"({deployment.kind.capability.value}); this route needs one that can {wanted}"
         )
-
-
-def parse_json(body: bytes) -> Any:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidJSON(f"body is not valid UTF-8 JSON: {exc}") from None
 
 
 def served_by(result_version: str, outcome: str) -> dict[str, str]:

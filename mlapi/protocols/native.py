@@ -7,14 +7,14 @@ from __future__ import annotations
 from mlapi.errors import InvalidRequest
 from mlapi.kinds import Capability
 from mlapi.protocols import tei
-from mlapi.protocols.base import Answer, Call, parse_json, served_by
+from mlapi.protocols.base import Answer, Call, served_by
 from mlapi.serving.dataplane import DataPlane
 from mlapi.serving.parsing import text_field
+from mlapi.validation import parse_json
 
 
 class Native:
     name = "native"
-    error_style = "typed"
 
     async def handle(self, call: Call, plane: DataPlane) -> Answer:
         deployment = plane.model(call.params.get("name"))

@@ -14,15 +14,15 @@ import orjson
 
 from mlapi.errors import InvalidRequest
 from mlapi.kinds import Capability
-from mlapi.protocols.base import Answer, Call, parse_json, require, served_by
+from mlapi.protocols.base import Answer, Call, require, served_by
 from mlapi.protocols.texts import text_items
 from mlapi.runtime.embedder import normalize
 from mlapi.serving.dataplane import DataPlane
+from mlapi.validation import parse_json
 
 
 class OpenAI:
     name = "openai"
-    error_style = "typed"
 
     async def handle(self, call: Call, plane: DataPlane) -> Answer:
         payload = parse_json(call.body)

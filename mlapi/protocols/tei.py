@@ -7,11 +7,12 @@ import orjson
 
 from mlapi.errors import InvalidRequest
 from mlapi.kinds import Capability
-from mlapi.protocols.base import Answer, Call, parse_json, require, served_by
+from mlapi.protocols.base import Answer, Call, require, served_by
 from mlapi.protocols.texts import check_length, text_items
 from mlapi.runtime.embedder import normalize
 from mlapi.serving.dataplane import DataPlane
 from mlapi.serving.deployment import Deployment
+from mlapi.validation import parse_json
 
 
 async def answer(deployment: Deployment, body: bytes, plane: DataPlane) -> Answer:
@@ -35,7 +36,6 @@ async def answer(deployment: Deployment, body: bytes, plane: DataPlane) -> Answe
 
 class TEI:
     name = "tei"
-    error_style = "typed"
 
     async def handle(self, call: Call, plane: DataPlane) -> Answer:
         return await answer(plane.first(Capability.EMBED), call.body, plane)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from mlapi.runtime.base import Classifier, ModelInfo, Probs
@@ -11,8 +12,10 @@ from mlapi.runtime.cpu import cpu_flags
 from mlapi.runtime.variants import VARIANTS
 from mlapi.settings import Settings
 
-__all__ = ["Classifier", "ModelInfo", "Probs", "load_classifier"]
+__all__ = ["Classifier", "ClassifierLoader", "ModelInfo", "Probs", "load_classifier"]
 logger = logging.getLogger("mlapi.runtime")
+# What builds a text classifier from the settings and its folder: `load_classifier`, or a fake.
+ClassifierLoader = Callable[[Settings, Path], Classifier]
 
 
 def load_classifier(settings: Settings, model_dir: Path) -> Classifier:

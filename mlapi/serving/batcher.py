@@ -1,5 +1,6 @@
 """Micro-batching: a bounded queue in front of a model; batches run one per worker at a time.
 
+What waits in the queue are a model's keys, one per input (a text, or a row of numbers).
 Texts that come with their token ids are batched by tokens, as text-embeddings-inference
 does: a batch holds the oldest waiting text and the waiting texts closest to it in length,
 as long as the padded batch (longest text x count) stays within `max_batch_tokens` and its
@@ -27,14 +28,15 @@ from mlapi.runtime.base import pads_within
 
 T = TypeVar("T")
 logger = logging.getLogger("mlapi.batcher")
-Runner = Callable[[list[str], list[list[int]] | None], Awaitable[Sequence[T | Exception]]]
-# texts, seconds, real tokens, tokens the projections ran (padded batch, or real when packed)
+# The keys of one batch and their token ids (or None) -> one result or error per key.
+BatchFunction = Callable[[list[str], list[list[int]] | None], Awaitable[Sequence[T | Exception]]]
+# keys, seconds, real tokens, tokens the projections ran (padded batch, or real when packed)
 OnBatch = Callable[[int, float, int, int], None]
 
 
 @dataclass(slots=True)
 class _Item(Generic[T]):
-    text: str
+    key: str
     future: asyncio.Future[T]
     tokens: list[int] | None = None
     queued_at: float = field(default_factory=time.perf_counter)
@@ -47,17 +49,17 @@ def _refuse(items: Sequence[_Item[T]]) -> None:
 
 
 class Batcher(Generic[T]):
-    """Collects texts from concurrent requests into batches of at most `max_batch_size`.
+    """Collects keys from concurrent requests into batches of at most `max_batch_size`.
 
-    `runner` gets distinct texts (and their token ids, when they came with them) and returns
-    one result per text, or an exception for a text that alone fails (the other texts of the
+    `run_batch` gets distinct keys (and their token ids, when they came with them) and returns
+    one result per key, or an exception for a key that alone fails (the other keys of the
     batch are answered). It runs off the event loop (a thread or worker processes); up to
     `concurrency` batches run at once, one per worker.
     """
 
     def __init__(
         self,
-        runner: Runner[T],
+        run_batch: BatchFunction[T],
         *,
         concurrency: int = 1,
         max_batch_size: int,
@@ -69,7 +71,7 @@ class Batcher(Generic[T]):
         model: str = "default",
         on_batch: OnBatch | None = None,
     ) -> None:
-        self._runner = runner
+        self._run_batch = run_batch
         self._max_batch_size = max_batch_size
         self._max_tokens = max_batch_tokens or 1 << 62  # 0: count only
         self._packed = packed
@@ -81,8 +83,8 @@ class Batcher(Generic[T]):
         self._slots = asyncio.Semaphore(concurrency)
         self._task: asyncio.Task[None] | None = None
         self._running: dict[asyncio.Task[None], list[_Item[T]]] = {}
-        # Texts queued or running, by text: a text already in flight is not queued again, its
-        # future is shared (a burst of the same texts takes one queue slot per distinct text).
+        # Keys queued or running, by key: a key already in flight is not queued again, its
+        # future is shared (a burst of the same inputs takes one queue slot per distinct key).
         self._in_flight: dict[str, asyncio.Future[T]] = {}
         self._on_batch = on_batch
         self._depth = metrics.QUEUE_DEPTH.labels(model=model)
@@ -94,23 +96,23 @@ class Batcher(Generic[T]):
 
     @property
     def pending(self) -> int:
-        """Texts queued or inside the running batch."""
+        """Keys queued or inside the running batches."""
         return len(self._waiting) + sum(len(batch) for batch in self._running.values())
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="mlapi-batcher")
 
     async def submit(
-        self, texts: Sequence[str], tokens: Sequence[list[int]] | None = None
+        self, keys: Sequence[str], tokens: Sequence[list[int]] | None = None
     ) -> list[T]:
-        """Results for `texts` in order; all of them are queued, or none (`Overloaded`).
-        `tokens`: each text's token ids (then batches are made by tokens)."""
+        """Results for `keys` in order; all of them are queued, or none (`Overloaded`).
+        `tokens`: each key's token ids (then batches are made by tokens)."""
         if self._task is None or self._task.done():
             raise ModelFailure("the batcher is not running")
         waiting = self._waiting
         in_flight = self._in_flight
-        ids = dict(zip(texts, tokens, strict=True)) if tokens is not None else {}
-        new = [text for text in dict.fromkeys(texts) if text not in in_flight]
+        ids = dict(zip(keys, tokens, strict=True)) if tokens is not None else {}
+        new = [key for key in dict.fromkeys(keys) if key not in in_flight]
         if self._max_queue - len(waiting) < len(new):
             self._overloads.inc()
             raise Overloaded(
@@ -119,20 +121,20 @@ class Batcher(Generic[T]):
                 headers={"Retry-After": self._retry_after},
             )
         loop = asyncio.get_running_loop()
-        for text in new:
+        for key in new:
             future: asyncio.Future[T] = loop.create_future()
-            in_flight[text] = future
-            waiting.append(_Item(text, future, ids.get(text)))
+            in_flight[key] = future
+            waiting.append(_Item(key, future, ids.get(key)))
         if new:
             self._arrived.set()
         self._depth.set(len(waiting))
-        # Shielded: a request that is cancelled (its client left) must not cancel a shared text.
-        if len(texts) == 1:  # most requests: no gathering future and its callbacks
-            return [await asyncio.shield(in_flight[texts[0]])]
-        return list(await asyncio.gather(*(asyncio.shield(in_flight[t]) for t in texts)))
+        # Shielded: a request that is cancelled (its client left) must not cancel a shared key.
+        if len(keys) == 1:  # most requests: no gathering future and its callbacks
+            return [await asyncio.shield(in_flight[keys[0]])]
+        return list(await asyncio.gather(*(asyncio.shield(in_flight[k]) for k in keys)))
 
     async def _collect(self) -> list[_Item[T]]:
-        """Waits for a first text, then up to `max_wait_ms` for a full batch; picks it."""
+        """Waits for a first key, then up to `max_wait_ms` for a full batch; picks it."""
         waiting = self._waiting
         while not waiting:
             self._arrived.clear()
@@ -150,7 +152,7 @@ class Batcher(Generic[T]):
         return self._pick()
 
     def _pick(self) -> list[_Item[T]]:
-        """The oldest text, and the waiting texts nearest it in length that fit the budget."""
+        """The oldest key, and the waiting keys nearest it in length that fit the budget."""
         waiting = self._waiting
         first = waiting[0]
         if first.tokens is None:  # count only, in arrival order
@@ -206,22 +208,22 @@ class Batcher(Generic[T]):
         started = time.perf_counter()
         for item in batch:
             self._wait.observe(started - item.queued_at)
-        distinct = list(dict.fromkeys(item.text for item in batch))
+        distinct = list(dict.fromkeys(item.key for item in batch))
         self._sizes.observe(len(distinct))
-        ids = {item.text: item.tokens for item in batch}
+        ids = {item.key: item.tokens for item in batch}
         tokenized = all(t is not None for t in ids.values())
-        tokens = [ids[text] or [] for text in distinct] if tokenized else None
+        tokens = [ids[key] or [] for key in distinct] if tokenized else None
         lengths = [len(t) for t in tokens or ()]
         try:
-            results = await self._runner(distinct, tokens)
+            results = await self._run_batch(distinct, tokens)
             if len(results) != len(distinct):
-                raise RuntimeError(f"runner gave {len(results)} results for {len(distinct)}")
+                raise RuntimeError(f"batch gave {len(results)} results for {len(distinct)}")
         except asyncio.CancelledError:  # close() past its grace period: answer, then stop
             _refuse(batch)
             raise
         except Exception as exc:  # a failed batch fails every waiter, the loop goes on
             self._errors.inc()
-            logger.exception("batch of %d texts failed", len(distinct))
+            logger.exception("batch of %d inputs failed", len(distinct))
             error = (
                 exc
                 if isinstance(exc, ModelFailure)
@@ -233,11 +235,11 @@ class Batcher(Generic[T]):
                 if not item.future.done():
                     item.future.set_exception(error)
         else:
-            by_text = dict(zip(distinct, results, strict=True))
+            by_key = dict(zip(distinct, results, strict=True))
             for item in batch:
                 if item.future.done():
                     continue
-                result = by_text[item.text]
+                result = by_key[item.key]
                 if isinstance(result, Exception):
                     item.future.set_exception(result)
                 else:
@@ -254,8 +256,8 @@ class Batcher(Generic[T]):
     def _release(self, items: Sequence[_Item[T]]) -> None:
         in_flight = self._in_flight
         for item in items:
-            if in_flight.get(item.text) is item.future:
-                del in_flight[item.text]
+            if in_flight.get(item.key) is item.future:
+                del in_flight[item.key]
 
     async def close(self, timeout: float) -> None:
         """Let queued and running batches finish (up to `timeout`), then stop the loop."""

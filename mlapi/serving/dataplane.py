@@ -3,7 +3,7 @@
 A codec (`mlapi.protocols`) finds its model here and calls `infer` with neutral inputs (texts,
 or rows of numbers). `infer` makes the model's cache keys (the per-request limits), holds the
 version while it answers, and goes through the cache, in-flight dedup and the batcher
-(`Deployment.predict`, which also splits a canary's share). No HTTP here.
+(`Deployment.predict`); a canary (`mlapi.serving.canary`) answers its share. No HTTP here.
 """
 
 from __future__ import annotations
@@ -47,13 +47,20 @@ class DataPlane:
 
     def first(self, capability: Capability) -> Deployment:
         """The first configured model that can do `capability` (what `/embed` serves)."""
-        for slot in self.registry.slots.values():
-            if self.registry.kinds[slot.spec.kind].capability is capability:
-                return self.registry.get(slot.name)
+        registry = self.registry
+        for name in registry.names():
+            version = registry.version(name)
+            if version is not None and registry.kinds[version.kind].capability is capability:
+                return registry.get(name)
         raise ModelNotFound(f"no model that can {capability.value} is configured (MLAPI_MODELS)")
 
     async def infer(self, deployment: Deployment, items: list[Any]) -> Result:
         with deployment.use():
             keys = deployment.servable.keys(items, deployment.settings)
-            values, outcome = await deployment.predict(keys)
-        return Result(values, outcome, deployment.versions_for(keys), deployment.servable)
+            canary = self.registry.canary_for(deployment)
+            if canary is None:
+                values, outcome = await deployment.predict(keys)
+                version = deployment.version.version
+            else:
+                values, outcome, version = await canary.predict(deployment, keys)
+        return Result(values, outcome, version, deployment.servable)

@@ -1,55 +1,71 @@
-"""One loaded version of a model: its servable, runner, cache namespace, batcher and figures.
+"""One loaded version of a model: its servable, executor, cache namespace, batcher and figures.
 
 `build` loads and warms a version (in worker processes, or in this process); the registry
-(`mlapi.serving.registry`) decides which version of a name serves.
+(`mlapi.serving.registry`) decides which version of a name serves, and which answers a
+canary's share (`mlapi.serving.canary`). A request's keys go to the cache first, then the
+misses to the batcher, once each however often they repeat.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from mlapi.cache import RedisCache, build_cache
-from mlapi.kinds import ModelKind, ModelSpec, Servable
-from mlapi.serving.predictor import Predictor
+from mlapi.kinds import ModelKind, Servable
+from mlapi.serving.batcher import Batcher
 from mlapi.serving.stats import ModelStats
+from mlapi.serving.status import (
+    CacheFigures,
+    CanaryFigures,
+    ModelCard,
+    VersionFigures,
+    WorkerStatus,
+)
+from mlapi.serving.version import ModelVersion
 from mlapi.settings import Settings
+from mlapi.workers.executor import ModelExecutor
 from mlapi.workers.local import InProcess
 from mlapi.workers.pool import WorkerPool
-from mlapi.workers.runner import Runner
+
+if TYPE_CHECKING:
+    from mlapi.serving.canary import CanarySplit
+
+HIT, MISS, PARTIAL = "Hit", "Miss", "Partial"
+INLINE_TEXTS = 64  # tokenized on the event loop up to this many misses, else in a thread
 
 
-async def build(spec: ModelSpec, kind: ModelKind, settings: Settings) -> Deployment:
+async def build(version: ModelVersion, kind: ModelKind, settings: Settings) -> Deployment:
     """Load and warm one version: in worker processes (`workers` > 0) or in this process."""
     if settings.workers == 0:
-        servable = await asyncio.to_thread(kind.load, spec, settings)
-        return Deployment(spec, kind, servable, settings, InProcess(servable))
-    pool = WorkerPool(spec, kind, settings)
+        servable = await asyncio.to_thread(kind.load, version, settings)
+        return Deployment(version, kind, servable, settings, InProcess(servable))
+    pool = WorkerPool(version, kind, settings)
     servable = await pool.start()
-    return Deployment(spec, kind, servable, settings, pool)
+    return Deployment(version, kind, servable, settings, pool)
 
 
 class Deployment:
-    """One loaded version: its servable, runner, cache namespace, batcher and figures.
+    """One loaded version: its servable, executor, cache namespace, batcher and figures.
 
     With worker processes, `servable` is the copy without runtime that parsing and formatting
-    use; the model itself runs in the runner's workers."""
+    use; the model itself runs in the executor's workers."""
 
     def __init__(
         self,
-        spec: ModelSpec,
+        version: ModelVersion,
         kind: ModelKind,
         servable: Servable,
         settings: Settings,
-        runner: Runner,
+        executor: ModelExecutor,
     ):
-        self.spec = spec
+        self.version = version
         self.kind = kind
         self.servable = servable
         self.settings = settings
-        self.runner = runner
+        self.executor = executor
         self.stats = ModelStats()
         caching = settings.cache_results
         if caching is None:
@@ -59,26 +75,21 @@ class Deployment:
             if caching
             else settings.model_copy(update={"cache_size": 0, "redis_url": None})
         )
-        self.cache = build_cache(tiers, servable.fingerprint, spec.name, servable.valid)
-        self.predictor = Predictor(
-            runner,
-            self.cache,
-            settings,
-            model=spec.name,
+        self.cache = build_cache(tiers, servable.fingerprint, version.name, servable.valid)
+        self.batcher: Batcher[bytes] = Batcher(
+            executor,
+            concurrency=executor.count,
+            max_batch_size=settings.max_batch_size,
+            max_wait_ms=settings.max_wait_ms,
             max_queue=max(settings.max_queue, kind.max_items(settings)),  # a request fits
-            on_batch=self.stats.batch,
-            tokenize=servable.tokenize,
+            max_batch_tokens=settings.max_batch_tokens,
             packed=servable.packed,
+            retry_after_s=settings.retry_after_s,
+            model=version.name,
+            on_batch=self.stats.batch,
         )
         self.loaded_at = time.time()
         self.inflight = 0
-        # A canary version answering a stable share of distinct texts (set by the fleet).
-        self.canary: Deployment | None = None
-        self.canary_percent = 0.0
-
-    @property
-    def version(self) -> str:
-        return self.spec.version
 
     def use(self) -> Deployment:
         """`with deployment.use():` is held by every request: a version is drained only once
@@ -92,91 +103,92 @@ class Deployment:
     def __exit__(self, *exc: object) -> None:
         self.inflight -= 1
 
-    def routes_to_canary(self, key: str) -> bool:
-        """A stable hash of the text: the same text always goes to the same version."""
-        digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-        return int.from_bytes(digest, "big") % 10_000 < self.canary_percent * 100
-
-    def versions_for(self, keys: list[str]) -> str:
-        """The version(s) that answer `keys`: `X-MLAPI-Model-Version`."""
-        canary = self.canary
-        if canary is None:
-            return self.version
-        found = {canary.version if self.routes_to_canary(k) else self.version for k in keys}
-        return ",".join(sorted(found)) or self.version
-
-    async def predict(self, keys: list[str]) -> tuple[list[bytes], str]:
-        canary = self.canary
-        if canary is None:
-            return await self._predict(keys)
-        to_canary = [self.routes_to_canary(k) for k in keys]
-        ours = [k for k, c in zip(keys, to_canary, strict=True) if not c]
-        theirs = [k for k, c in zip(keys, to_canary, strict=True) if c]
-        with canary.use():
-            (mine, outcome_a), (other, outcome_b) = await asyncio.gather(
-                self._predict(ours), canary._predict(theirs)
-            )
-        mine_it, other_it = iter(mine), iter(other)
-        rows = [next(other_it) if c else next(mine_it) for c in to_canary]
-        outcomes = {o for o, part in ((outcome_a, ours), (outcome_b, theirs)) if part}
-        outcome = outcomes.pop() if len(outcomes) == 1 else "Partial"
-        return rows, outcome
-
-    async def _predict(self, keys: list[str]) -> tuple[list[bytes], str]:
+    async def predict(self, keys: Sequence[str]) -> tuple[list[bytes], str]:
+        """One stored value per key, and the cache outcome (`Hit`, `Miss` or `Partial`)."""
         if not keys:
-            return [], "Hit"
+            return [], HIT
         started = time.perf_counter()
         ok = False
         try:
-            rows, outcome = await self.predictor.predict(keys)
+            rows, outcome = await self._answer(keys)
             ok = True
             return rows, outcome
         finally:
             self.stats.request(len(keys), time.perf_counter() - started, ok)
 
+    async def _answer(self, keys: Sequence[str]) -> tuple[list[bytes], str]:
+        """Cache lookups for every key, the model for the distinct misses."""
+        found = await self.cache.get_many(keys)
+        misses = list(dict.fromkeys(k for k, v in zip(keys, found, strict=True) if v is None))
+        if not misses:
+            return [v for v in found if v is not None], HIT
+        if len(misses) <= INLINE_TEXTS:
+            tokens = self.servable.tokenize(misses)
+        else:
+            tokens = await asyncio.to_thread(self.servable.tokenize, misses)
+        computed = await self.batcher.submit(misses, tokens)
+        fresh = list(zip(misses, computed, strict=True))
+        await self.cache.set_many(fresh)
+        by_key = dict(fresh)
+        rows = [v if v is not None else by_key[k] for k, v in zip(keys, found, strict=True)]
+        return rows, MISS if len(misses) == len(set(keys)) else PARTIAL
+
     async def close(self, grace_s: float) -> None:
         deadline = time.monotonic() + grace_s
         while self.inflight and time.monotonic() < deadline:
             await asyncio.sleep(0.005)
-        await self.predictor.batcher.close(max(0.0, deadline - time.monotonic()))
+        await self.batcher.close(max(0.0, deadline - time.monotonic()))
         await self.cache.close()
-        await self.runner.close()
+        await self.executor.close()
 
-    def card(self) -> dict[str, Any]:
-        return {
-            **self.servable.card(),
-            "model": self.spec.name,
-            "kind": self.kind.name,
-            "version": self.version,
-            "path": str(self.spec.path),
-            "loaded_at": self.loaded_at,
-        }
-
-    def stats_dict(self) -> dict[str, Any]:
-        redis = next((t for t in self.cache.tiers if isinstance(t, RedisCache)), None)
-        cache = {
-            tier: {
-                "hits": self.cache.hits[tier],
-                "misses": self.cache.misses[tier],
-                "hit_ratio": _ratio(self.cache.hits[tier], self.cache.misses[tier]),
+    def card(self) -> ModelCard:
+        """What /models, the admin answers and v2 metadata say about this version."""
+        return ModelCard.model_validate(
+            {
+                **self.servable.card(),
+                "model": self.version.name,
+                "kind": self.kind.name,
+                "version": self.version.version,
+                "path": str(self.version.path),
+                "loaded_at": self.loaded_at,
             }
-            for tier in self.cache.hits
-        }
-        return {
-            "version": self.version,
-            "fingerprint": self.servable.fingerprint,
-            "kind": self.kind.name,
-            "loaded_at": self.loaded_at,
-            "queue_depth": self.predictor.batcher.pending,
-            "inflight": self.inflight,
-            **self.stats.as_dict(),
-            "cache": cache,
-            "redis": None if redis is None else ("up" if redis.available else "paused"),
-            "workers": self.runner.describe(),
-            "canary": None
-            if self.canary is None
-            else {"percent": self.canary_percent, **self.canary.stats_dict()},
-        }
+        )
+
+    def figures(self, canary: CanarySplit | None = None) -> VersionFigures:
+        """Live figures for /stats, with those of the canary answering `canary`'s share."""
+        stats = self.stats
+        redis = next((t for t in self.cache.tiers if isinstance(t, RedisCache)), None)
+        return VersionFigures(
+            version=self.version.version,
+            fingerprint=self.servable.fingerprint,
+            kind=self.kind.name,
+            loaded_at=self.loaded_at,
+            queue_depth=self.batcher.pending,
+            inflight=self.inflight,
+            requests=stats.requests,
+            items=stats.items,
+            errors=stats.errors,
+            batches=stats.batches,
+            mean_batch_size=stats.mean_batch_size(),
+            inference_s=round(stats.inference_s, 3),
+            tokens=stats.tokens,
+            padded_tokens=stats.padded_tokens,
+            padding_fraction=stats.padding_fraction(),
+            latency_ms=stats.latency_ms(),
+            cache={
+                tier: CacheFigures(
+                    hits=self.cache.hits[tier],
+                    misses=self.cache.misses[tier],
+                    hit_ratio=_ratio(self.cache.hits[tier], self.cache.misses[tier]),
+                )
+                for tier in self.cache.hits
+            },
+            redis=None if redis is None else ("up" if redis.available else "paused"),
+            workers=[WorkerStatus.model_validate(w) for w in self.executor.describe()],
+            canary=None
+            if canary is None
+            else CanaryFigures(percent=canary.percent, **dict(canary.deployment.figures())),
+        )
 
 
 def _ratio(hits: int, misses: int) -> float | None:

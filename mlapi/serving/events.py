@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
-from mlapi.kinds import ModelSpec
 from mlapi.observability import metrics
 from mlapi.serving.deployment import Deployment
+from mlapi.serving.version import ModelVersion
 
 logger = logging.getLogger("mlapi.registry")
 
@@ -16,7 +16,7 @@ logger = logging.getLogger("mlapi.registry")
 class Listener(Protocol):
     def loaded(self, new: Deployment, old: Deployment | None, seconds: float) -> None: ...
 
-    def failed(self, spec: ModelSpec, error: str) -> None: ...
+    def failed(self, version: ModelVersion, error: str) -> None: ...
 
     def unloaded(self, name: str) -> None: ...
 
@@ -26,23 +26,23 @@ class MetricsListener:
     the model (called after its drain: nothing re-creates one)."""
 
     def loaded(self, new: Deployment, old: Deployment | None, seconds: float) -> None:
-        spec, card = new.spec, new.card()
-        metrics.MODEL_SWAPS.labels(model=spec.name, outcome="loaded").inc()
-        selection = card.get("selection") or {}
-        metrics.MODEL_INFO.labels(model=spec.name).info(
+        version, card = new.version, new.card()
+        metrics.MODEL_SWAPS.labels(model=version.name, outcome="loaded").inc()
+        selection = card.selection or {}
+        metrics.MODEL_INFO.labels(model=version.name).info(
             {
-                "name": str(card.get("name", spec.name)),
+                "name": card.name,
                 "kind": new.kind.name,
-                "version": spec.version,
-                "backend": str(card.get("backend", "")),
-                "variant": str(card.get("backend", "")),
+                "version": version.version,
+                "backend": card.backend,
+                "variant": card.backend,
                 "fingerprint": new.servable.fingerprint,
                 "cpu": ",".join(selection.get("cpu", ())),
             }
         )
 
-    def failed(self, spec: ModelSpec, error: str) -> None:
-        metrics.MODEL_SWAPS.labels(model=spec.name, outcome="failed").inc()
+    def failed(self, version: ModelVersion, error: str) -> None:
+        metrics.MODEL_SWAPS.labels(model=version.name, outcome="failed").inc()
 
     def unloaded(self, name: str) -> None:
         metrics.forget_model(name)
@@ -55,17 +55,17 @@ class LogListener:
         logger.info(
             "model loaded",
             extra={
-                "model": new.spec.name,
-                "version": new.version,
+                "model": new.version.name,
+                "version": new.version.version,
                 "fingerprint": new.servable.fingerprint,
                 "seconds": round(seconds, 3),
-                "replaced": old.version if old else None,
-                "card": new.card(),
+                "replaced": old.version.version if old else None,
+                "card": new.card().model_dump(),
             },
         )
 
-    def failed(self, spec: ModelSpec, error: str) -> None:
-        logger.warning("load of %s from %s failed: %s", spec.name, spec.path, error)
+    def failed(self, version: ModelVersion, error: str) -> None:
+        logger.warning("load of %s from %s failed: %s", version.name, version.path, error)
 
     def unloaded(self, name: str) -> None:
         logger.info("model unloaded", extra={"model": name})

@@ -5,18 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
-from mlapi.errors import InvalidJSON, InvalidRequest, TextTooLong, TooManyTexts
+from mlapi.errors import InvalidRequest, TextTooLong, TooManyTexts
 from mlapi.settings import Settings
+from mlapi.validation import parse_json
 
 
 def text_field(body: bytes) -> list[Any]:
     """The `"text"` list of a `/predict` body (checked item by item by `check_texts`)."""
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidJSON(f"body is not valid UTF-8 JSON: {exc}") from None
+    payload = parse_json(body)
     if not isinstance(payload, dict):
         raise InvalidRequest('body must be a JSON object like {"text": ["..."]}')
     if "text" not in payload:

@@ -1,9 +1,13 @@
-"""Named models, each serving one version; a new version is built beside the old one.
+"""Named models, each serving one version, and the canary beside it; a new version is built
+beside the old one.
 
-A swap loads and warms the new version (`mlapi.serving.deployment`) while the old one keeps serving,
-replaces the slot's reference in one assignment, then lets the old version finish what it
-accepted and frees it, after the slot's lock is released. One load per name at a time.
-Listeners (`mlapi.serving.events`: metrics, logs) hear of every load, failure and unload.
+The registry owns the slots: per name the version that serves, its canary
+(`mlapi.serving.canary`) and why the last load failed. A load is one `ModelVersion`; a request
+names only what it wants (`LoadRequest`), and `resolve` fills the rest. A swap loads and warms
+the new version (`mlapi.serving.deployment`) while the old one keeps serving, replaces the
+slot's reference in one assignment, then lets the old version finish what it accepted and
+frees it, after the slot's lock is released. One load per name at a time. Listeners
+(`mlapi.serving.events`: metrics, logs) hear of every load, failure and unload.
 """
 
 from __future__ import annotations
@@ -14,29 +18,38 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from mlapi.errors import ModelInUse, ModelLoadFailed, ModelNotFound, NotReady
-from mlapi.fleet.admission import check_name, check_path, check_version, model_roots
-from mlapi.kinds import ModelKind, ModelSpec
+from pydantic import ValidationError
+
+from mlapi.errors import InvalidRequest, ModelInUse, ModelLoadFailed, ModelNotFound, NotReady
+from mlapi.fleet.admission import check_path, model_roots
+from mlapi.kinds import ModelKind
+from mlapi.serving.canary import CanarySplit
 from mlapi.serving.deployment import Deployment, build
 from mlapi.serving.events import LISTENERS, Listener
+from mlapi.serving.status import ModelIndexEntry
+from mlapi.serving.version import (
+    DEFAULT_KIND,
+    LoadRequest,
+    ModelVersion,
+    check_name,
+    next_version,
+)
 from mlapi.settings import Settings
-from mlapi.settings.per_model import InvalidModelSettings
+from mlapi.settings.per_model import InvalidModelSettings, check
+from mlapi.validation import first_problem
 
 logger = logging.getLogger("mlapi.registry")
 
 
-def next_version(version: str) -> str:
-    """The version a new load of a model serving `version` gets by default."""
-    return str(int(version) + 1) if version.isdigit() else f"{version}+1"
-
-
 @dataclass
 class Slot:
-    name: str
-    spec: ModelSpec
+    """One name: the version it serves (the configured one until it is loaded), its canary,
+    and why the last load failed."""
+
+    version: ModelVersion
     current: Deployment | None = None
+    canary: CanarySplit | None = None
     error: str | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -45,7 +58,7 @@ class Registry:
     def __init__(
         self,
         settings: Settings,
-        specs: list[ModelSpec],
+        versions: list[ModelVersion],
         kinds: dict[str, ModelKind],
         default: str,
         listeners: tuple[Listener, ...] = LISTENERS,
@@ -54,156 +67,142 @@ class Registry:
         self.listeners = listeners
         self.kinds = kinds
         self.default_name = default
-        self.slots = {spec.name: Slot(spec.name, spec) for spec in specs}
-        self.configured = set(self.slots)
-        self.roots = model_roots(settings, (spec.path for spec in specs))
+        self._slots = {version.name: Slot(version) for version in versions}
+        self._configured = set(self._slots)
+        self.roots = model_roots(settings, (version.path for version in versions))
 
     async def start(self) -> None:
         """Loads every configured model; a model that fails stops the start."""
-        for slot in list(self.slots.values()):
+        for slot in list(self._slots.values()):
             if slot.current is None:  # not loaded already from a desired state
-                await self.load(slot.name)
+                await self.load(slot.version)
+
+    # --- what serves ------------------------------------------------------------------------
 
     def ready(self) -> bool:
-        return all(self.slots[n].current is not None for n in self.configured)
+        return all(self._slots[n].current is not None for n in self._configured)
+
+    def names(self) -> list[str]:
+        """Every name here, loaded or not (a configured model before it loads, a failed load)."""
+        return list(self._slots)
+
+    def version(self, name: str) -> ModelVersion | None:
+        """The version `name` serves, or is configured to serve until it loads."""
+        slot = self._slots.get(name)
+        return slot.version if slot is not None else None
+
+    def serving(self, name: str) -> Deployment | None:
+        """The deployment answering for `name`, None when none is loaded."""
+        slot = self._slots.get(name)
+        return slot.current if slot is not None else None
+
+    def canary(self, name: str) -> CanarySplit | None:
+        slot = self._slots.get(name)
+        return slot.canary if slot is not None else None
+
+    def canary_for(self, deployment: Deployment) -> CanarySplit | None:
+        """The canary that answers a share of the keys `deployment` is asked for, if it serves."""
+        slot = self._slots.get(deployment.version.name)
+        if slot is None or slot.current is not deployment:
+            return None
+        return slot.canary
 
     def get(self, name: str, version: str | None = None) -> Deployment:
-        slot = self.slots.get(name)
+        slot = self._slots.get(name)
         if slot is None:
             raise ModelNotFound(f"no model named {name!r}; GET /models lists them")
         deployment = slot.current
         if deployment is None:
             raise NotReady(f"model {name!r} is not loaded", headers={"Retry-After": "1"})
-        if version is not None and version != deployment.version:
-            raise ModelNotFound(
-                f"model {name!r} serves version {deployment.version}, not {version!r}"
-            )
+        serving = deployment.version.version
+        if version is not None and version != serving:
+            raise ModelNotFound(f"model {name!r} serves version {serving}, not {version!r}")
         return deployment
 
     @property
     def default(self) -> Deployment:
         return self.get(self.default_name)
 
-    def _spec_for(
-        self,
-        name: str,
-        path: Path | None,
-        version: str | None,
-        kind: str | None,
-        overrides: dict[str, Any] | None,
-    ) -> ModelSpec:
-        slot = self.slots.get(name)
+    # --- loads ------------------------------------------------------------------------------
+
+    def resolve(self, name: str, request: LoadRequest, *, exact: bool = False) -> ModelVersion:
+        """The version a load of `name` asks for, its blanks filled: from the version serving
+        (its folder, kind and settings, the request's laid over them or alone when `exact`;
+        the next version), or for a new name the repository's folder, `text-classifier` and
+        version 1. A folder the request names must lie under the model roots."""
+        check_name(name)
+        path = check_path(Path(request.path), self.roots) if request.path else None
+        slot = self._slots.get(name)
         if slot is None:
             root = self.settings.model_repository
             if path is None and root is not None:
                 path = root / name
             if path is None:
                 raise ModelNotFound(f"no model named {name!r} and no path to load it from")
-            return ModelSpec(name, path, kind or "text-classifier", version or "1", overrides or {})
-        spec = slot.spec
-        if slot.current is not None:
-            old = slot.current.version
-            version = version or next_version(old)
-        return dataclasses.replace(
-            spec,
-            path=path or spec.path,
-            kind=kind or spec.kind,
-            version=version or spec.version,
-            overrides={**spec.overrides, **(overrides or {})},
-        )
-
-    def _prepare(
-        self,
-        name: str,
-        path: Path | None,
-        version: str | None,
-        kind: str | None,
-        overrides: dict[str, Any] | None,
-        exact: bool,
-    ) -> tuple[ModelSpec, Settings]:
-        """The spec of a load and its settings, checked once (`mlapi.fleet.admission`): name,
-        version, settings, and a folder under the model roots."""
-        check_name(name)
-        check_version(version)
-        if path is not None:
-            path = check_path(path, self.roots)
-        spec = self._spec_for(name, path, version, kind, overrides)
-        if exact:  # the settings given, not merged into the serving version's
-            spec = dataclasses.replace(spec, overrides=dict(overrides or {}))
-        if spec.kind not in self.kinds:
-            raise ModelLoadFailed(f"unknown kind {spec.kind!r}; known: {sorted(self.kinds)}")
+            base = ModelVersion(name=name, path=path, kind=request.kind or DEFAULT_KIND)
+            version = request.version or base.version
+        else:
+            base = slot.version
+            serving = slot.current
+            version = request.version or (
+                next_version(serving.version.version) if serving else base.version
+            )
+        given = request.settings or {}
         try:
-            settings = spec.settings(self.settings)
+            settings = check(given if exact else {**base.settings, **given})
         except InvalidModelSettings as exc:
             raise ModelLoadFailed(f"invalid settings for {name!r}: {exc}") from None
-        return spec, settings
-
-    async def _build(self, slot: Slot, spec: ModelSpec, settings: Settings) -> Deployment:
+        fields = {
+            "name": name,
+            "path": path or base.path,
+            "kind": request.kind or base.kind,
+            "version": version,
+            "settings": settings,
+        }
         try:
-            new = await build(spec, self.kinds[spec.kind], settings)
+            return ModelVersion.model_validate(fields)
+        except ValidationError as exc:  # the next version of a long one: too long
+            raise InvalidRequest(first_problem(exc.errors())) from None
+
+    def _settings(self, version: ModelVersion) -> Settings:
+        """The settings `version` runs with, of a kind known here."""
+        if version.kind not in self.kinds:
+            raise ModelLoadFailed(f"unknown kind {version.kind!r}; known: {sorted(self.kinds)}")
+        try:
+            return version.effective_settings(self.settings)
+        except InvalidModelSettings as exc:
+            raise ModelLoadFailed(f"invalid settings for {version.name!r}: {exc}") from None
+
+    async def _build(self, slot: Slot, version: ModelVersion, settings: Settings) -> Deployment:
+        try:
+            new = await build(version, self.kinds[version.kind], settings)
         except Exception as exc:  # a broken folder: the old version keeps serving
             slot.error = f"{type(exc).__name__}: {exc}"
             for listener in self.listeners:
-                listener.failed(spec, slot.error)
-            serving = f"; version {slot.current.version} keeps serving" if slot.current else ""
+                listener.failed(version, slot.error)
+            current = slot.current
+            serving = f"; version {current.version.version} keeps serving" if current else ""
             raise ModelLoadFailed(
-                f"could not load {spec.name!r} from {spec.path}: {slot.error}{serving}"
+                f"could not load {version.name!r} from {version.path}: {slot.error}{serving}"
             ) from exc
-        new.predictor.batcher.start()
+        new.batcher.start()
         return new
 
-    async def load(
-        self,
-        name: str,
-        path: Path | None = None,
-        *,
-        version: str | None = None,
-        kind: str | None = None,
-        overrides: dict[str, Any] | None = None,
-        exact: bool = False,
-    ) -> Deployment:
-        """Load `name` (a new version when it serves already); the old one serves until then.
-
-        `exact`: the version's settings are `overrides` alone (a desired state), not merged
-        into the serving version's."""
-        spec, settings = self._prepare(name, path, version, kind, overrides, exact)
-        slot = self.slots.setdefault(name, Slot(name, spec))
+    async def load(self, version: ModelVersion) -> Deployment:
+        """Serve `version` under its name; the version serving until then answers meanwhile."""
+        settings = self._settings(version)
+        slot = self._slots.setdefault(version.name, Slot(version))
         async with slot.lock:
             started = time.perf_counter()
-            new = await self._build(slot, spec, settings)
+            new = await self._build(slot, version, settings)
             old = self._swap(slot, new, started)
         await self._retire(old)
         return new
 
-    async def build_beside(
-        self,
-        name: str,
-        path: Path,
-        *,
-        version: str,
-        overrides: dict[str, Any] | None = None,
-    ) -> Deployment:
-        """A second version of a serving model (a canary), loaded and warmed but not swapped."""
-        slot = self.slots.get(name)
-        if slot is None or slot.current is None:
-            raise ModelNotFound(f"no model named {name!r} is serving here")
-        spec, settings = self._prepare(name, path, version, slot.spec.kind, overrides, True)
-        async with slot.lock:
-            return await self._build(slot, spec, settings)
-
-    async def replace(self, name: str, new: Deployment) -> None:
-        """Serve `new` (built by `build_beside`) in place of the current version."""
-        slot = self.slots[name]
-        async with slot.lock:
-            old = self._swap(slot, new, time.perf_counter())
-        await self._retire(old)
-
     def _swap(self, slot: Slot, new: Deployment, started: float) -> Deployment | None:
-        """Serve `new` in one assignment; the version it replaced, still to be drained."""
-        old, slot.current, slot.spec, slot.error = slot.current, new, new.spec, None
-        if old is not None:
-            new.canary, new.canary_percent = old.canary, old.canary_percent
-            old.canary = None
+        """Serve `new` in one assignment; the version it replaced, still to be drained. The
+        canary, if any, stays beside the new version."""
+        old, slot.current, slot.version, slot.error = slot.current, new, new.version, None
         for listener in self.listeners:
             listener.loaded(new, old, time.perf_counter() - started)
         return old
@@ -217,34 +216,82 @@ class Registry:
     async def unload(self, name: str) -> None:
         if name == self.default_name:
             raise ModelInUse(f"{name!r} is the default model (/predict); it cannot be unloaded")
-        slot = self.slots.get(name)
+        slot = self._slots.get(name)
         if slot is None:
             raise ModelNotFound(f"no model named {name!r}")
         async with slot.lock:
-            old, slot.current = slot.current, None
-            del self.slots[name]
-            self.configured.discard(name)
-            if old is not None:
-                await old.close(self.settings.drain_grace_s)
+            old, canary, slot.current, slot.canary = slot.current, slot.canary, None, None
+            del self._slots[name]
+            self._configured.discard(name)
+            if canary is not None:
+                await self._retire(canary.deployment)
+            await self._retire(old)
             for listener in self.listeners:
                 listener.unloaded(name)  # after the drain: nothing re-creates a series
 
-    def index(self) -> list[dict[str, Any]]:
-        out = []
-        for slot in self.slots.values():
-            current = slot.current
-            entry: dict[str, Any] = {
-                "name": slot.name,
-                "version": current.version if current else slot.spec.version,
-                "state": "READY" if current else "UNAVAILABLE",
-            }
-            if slot.error:
-                entry["reason"] = slot.error
-            out.append(entry)
-        return out
+    # --- canaries ---------------------------------------------------------------------------
+
+    def _serving_slot(self, name: str) -> Slot:
+        slot = self._slots.get(name)
+        if slot is None or slot.current is None:
+            raise ModelNotFound(f"no model named {name!r} is serving here")
+        return slot
+
+    async def start_canary(self, version: ModelVersion, percent: float) -> Deployment:
+        """Build and warm `version` beside the serving one, then let it answer `percent` percent
+        of the keys; a canary it replaces is drained."""
+        slot = self._serving_slot(version.name)
+        settings = self._settings(version)
+        async with slot.lock:
+            built = await self._build(slot, version, settings)
+            old, slot.canary = slot.canary, CanarySplit(built, percent)
+        if old is not None:
+            await self._retire(old.deployment)
+        return built
+
+    def set_canary_percent(self, name: str, percent: float) -> None:
+        """The running canary of `name` answers `percent` percent of the keys from now on."""
+        slot = self._serving_slot(name)
+        if slot.canary is not None and slot.canary.percent != percent:
+            slot.canary = dataclasses.replace(slot.canary, percent=percent)
+
+    async def clear_canary(self, name: str) -> None:
+        """Stop the canary of `name` (if any) and drain it: the serving version answers all."""
+        slot = self._slots.get(name)
+        old = slot.canary if slot is not None else None
+        if slot is None or old is None:
+            return
+        slot.canary = None
+        await self._retire(old.deployment)
+
+    async def promote_canary(self, name: str) -> Deployment:
+        """Serve the canary of `name` to every key in place of the serving version."""
+        slot = self._serving_slot(name)
+        async with slot.lock:
+            canary = slot.canary
+            if canary is None:
+                raise ModelNotFound(f"{name!r} has no canary to promote")
+            slot.canary = None
+            old = self._swap(slot, canary.deployment, time.perf_counter())
+        await self._retire(old)
+        return canary.deployment
+
+    def index(self) -> list[ModelIndexEntry]:
+        return [
+            ModelIndexEntry(
+                name=slot.version.name,
+                version=slot.version.version,
+                state="READY" if slot.current else "UNAVAILABLE",
+                reason=slot.error or None,
+            )
+            for slot in self._slots.values()
+        ]
 
     async def close(self, grace_s: float) -> None:
-        for slot in list(self.slots.values()):
+        for slot in list(self._slots.values()):
+            if slot.canary is not None:
+                await slot.canary.deployment.close(grace_s)
+                slot.canary = None
             if slot.current is not None:
                 await slot.current.close(grace_s)
                 slot.current = None

@@ -7,6 +7,8 @@ from collections import deque
 
 import numpy as np
 
+from mlapi.serving.status import LatencyWindow
+
 WINDOW_S = 60.0
 WINDOW_MAX = 10_000  # latencies kept at most: /stats stays cheap under any load
 
@@ -39,32 +41,23 @@ class ModelStats:
         self.tokens += tokens
         self.padded_tokens += padded
 
-    def latency_ms(self) -> dict[str, float | int | None]:
+    def mean_batch_size(self) -> float:
+        return round(self.batched_items / self.batches, 2) if self.batches else 0.0
+
+    def padding_fraction(self) -> float | None:
+        """The share of padded tokens that are padding; None before the first text batch."""
+        return round(1 - self.tokens / self.padded_tokens, 4) if self.padded_tokens else None
+
+    def latency_ms(self) -> LatencyWindow:
         horizon = time.monotonic() - WINDOW_S
         recent = [s for t, s in self._latencies if t >= horizon]
         if not recent:
-            return {"window_s": WINDOW_S, "count": 0, "p50": None, "p95": None, "p99": None}
+            return LatencyWindow(window_s=WINDOW_S, count=0, p50=None, p95=None, p99=None)
         p50, p95, p99 = np.percentile(np.asarray(recent) * 1000, [50, 95, 99])
-        return {
-            "window_s": WINDOW_S,
-            "count": len(recent),
-            "p50": round(float(p50), 3),
-            "p95": round(float(p95), 3),
-            "p99": round(float(p99), 3),
-        }
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "requests": self.requests,
-            "items": self.items,
-            "errors": self.errors,
-            "batches": self.batches,
-            "mean_batch_size": round(self.batched_items / self.batches, 2) if self.batches else 0,
-            "inference_s": round(self.inference_s, 3),
-            "tokens": self.tokens,
-            "padded_tokens": self.padded_tokens,
-            "padding_fraction": (
-                round(1 - self.tokens / self.padded_tokens, 4) if self.padded_tokens else None
-            ),
-            "latency_ms": self.latency_ms(),
-        }
+        return LatencyWindow(
+            window_s=WINDOW_S,
+            count=len(recent),
+            p50=round(float(p50), 3),
+            p95=round(float(p95), 3),
+            p99=round(float(p99), 3),
+        )

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ConfigDict, ValidationError, create_model
 
 from mlapi.settings import Settings
+from mlapi.validation import first_problem
 
 PER_MODEL = (
     "variant",
@@ -58,9 +59,7 @@ def check(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     try:
         checked = ModelSettings.model_validate(given)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise InvalidModelSettings(f"{where}: {first['msg']}") from None
+        raise InvalidModelSettings(first_problem(exc.errors())) from None
     values: dict[str, Any] = checked.model_dump(include=set(given))
     return values
 

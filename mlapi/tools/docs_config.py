@@ -16,7 +16,8 @@ from typing import Any
 
 from pydantic.fields import FieldInfo
 
-from mlapi.app.models_file import ModelEntry, ModelsConfig
+from mlapi.app.models_file import ModelsConfig
+from mlapi.serving.version import ModelVersion
 from mlapi.settings import GROUPS, Settings
 from mlapi.settings.per_model import MODEL_SETTINGS
 
@@ -106,9 +107,18 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _prose(text: str) -> str:
+    """Text for a page: `<` and `>` outside code spans as entities, so that a placeholder such
+    as <model_id> reaches the built site instead of being taken for an HTML tag."""
+    parts = text.split("`")
+    for i in range(0, len(parts), 2):  # the even parts lie outside code spans
+        parts[i] = parts[i].replace("<", "&lt;").replace(">", "&gt;")
+    return "`".join(parts)
+
+
 def _model_entry_rows() -> list[str]:
     lines = []
-    for cls in (ModelsConfig, ModelEntry):
+    for cls in (ModelsConfig, ModelVersion):
         for name, field in cls.model_fields.items():
             required = field.is_required()
             default = "required" if required else default_text(name, field)
@@ -116,7 +126,8 @@ def _model_entry_rows() -> list[str]:
                 default = "{}"
             if name == "models":
                 continue
-            lines.append(f"| `{name}` | `{_cell(default)}` | {_cell(field.description or '')} |")
+            meaning = _cell(_prose(field.description or ""))
+            lines.append(f"| `{name}` | `{_cell(default)}` | {meaning} |")
     return lines
 
 
@@ -147,7 +158,7 @@ def render_configuration() -> str:
             "",
             f"## {GROUP_TITLES[group.__name__]}",
             "",
-            " ".join((group.__doc__ or "").split()),
+            _prose(" ".join((group.__doc__ or "").split())),
             "",
             "| variable | default | per model | description |",
             "|---|---|---|---|",
@@ -156,7 +167,7 @@ def render_configuration() -> str:
             if row.group == group.__name__:
                 out.append(
                     f"| `{row.env}` | `{_cell(row.default)}` | {'yes' if row.per_model else ''} "
-                    f"| {_cell(row.description)} |"
+                    f"| {_cell(_prose(row.description))} |"
                 )
     out += [
         "",
@@ -215,7 +226,7 @@ def render_http() -> str:
             summary = op.get("summary", "")
             first = (op.get("description") or "").strip().split("\n")[0]
             text = f"{summary}. {first}" if first and first != summary else summary
-            out.append(f"| {method.upper()} | `{path}` | {_cell(text)} |")
+            out.append(f"| {method.upper()} | `{path}` | {_cell(_prose(text))} |")
     out += [
         "",
         "## Error types",
@@ -229,7 +240,7 @@ def render_http() -> str:
         "|---|---|---|",
     ]
     for status, kind, when in error_classes():
-        out.append(f"| {status} | `{kind}` | {_cell(when)} |")
+        out.append(f"| {status} | `{kind}` | {_cell(_prose(when))} |")
     out.append("")
     return "\n".join(out)
 

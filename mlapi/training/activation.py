@@ -12,6 +12,7 @@ from pathlib import Path
 from mlapi.errors import InvalidJob, MLAPIError
 from mlapi.fleet.control import Fleet
 from mlapi.serving.registry import Registry
+from mlapi.serving.version import LoadRequest
 from mlapi.training.schemas import Activation, JobRecord
 
 logger = logging.getLogger("mlapi.training")
@@ -45,8 +46,8 @@ class Activator:
     def kind_of(self, name: str) -> str | None:
         """The kind of the model serving under `name` here, None when there is none."""
         registry = self._registry()
-        slot = registry.slots.get(name) if registry is not None else None
-        return slot.spec.kind if slot is not None else None
+        version = registry.version(name) if registry is not None else None
+        return version.kind if version is not None else None
 
     async def on_success(self, record: JobRecord) -> Activation:
         """The job's own rule: `activate` and `eval_accuracy >= min_eval_accuracy`."""
@@ -71,24 +72,27 @@ class Activator:
         if registry is None:
             return Activation(activated=False, reason="the models are not loaded yet")
         fleet = self._fleet()
-        target = fleet if fleet is not None else registry
         try:
-            deployment = await target.load(
-                record.model,
-                output_of(self._train_dir, record.id),
-                kind=KIND,
-                overrides=record.request.model_settings,
-            )
+            request = self._request(record)
+            if fleet is not None:
+                deployment = await fleet.load(record.model, request)
+            else:
+                deployment = await registry.load(registry.resolve(record.model, request))
         except MLAPIError as exc:
             return Activation(activated=False, reason=f"the load failed: {exc.message}")
         activation = Activation(
             activated=True,
             reason=reason,
-            version=deployment.version,
+            version=deployment.version.version,
             fingerprint=deployment.servable.fingerprint,
         )
         self._loaded.add((record.id, activation.version))
         return activation
+
+    def _request(self, record: JobRecord) -> LoadRequest:
+        """The load of a job's model: its folder, the trainer's kind, the job's settings."""
+        path = str(output_of(self._train_dir, record.id))
+        return LoadRequest(path=path, kind=KIND, settings=record.request.model_settings)
 
     async def follow(self, records: Iterable[JobRecord]) -> None:
         """Loads what another replica activated since this one started (a shared store)."""
@@ -105,11 +109,6 @@ class Activator:
                 continue
             self._loaded.add(key)
             try:  # the same checks as an admin load: name, settings, folder under the roots
-                await registry.load(
-                    record.model,
-                    output_of(self._train_dir, record.id),
-                    kind=KIND,
-                    overrides=record.request.model_settings,
-                )
+                await registry.load(registry.resolve(record.model, self._request(record)))
             except MLAPIError as exc:
                 logger.error("could not follow activation of job %s: %s", record.id, exc.message)

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import orjson
 from fastapi import APIRouter, Depends, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from mlapi.errors import BodyTooLarge, InvalidJob, InvalidJSON, NotReady
+from mlapi.errors import BodyTooLarge, InvalidJob, NotReady
 from mlapi.http.body import request_body
-from mlapi.http.deps import ServiceDep
+from mlapi.http.deps import ComponentsDep
 from mlapi.http.schemas import ErrorBody
 from mlapi.training.schemas import JobList, JobRecord, TrainRequest
 from mlapi.training.service import JobService
+from mlapi.validation import parse_json, problem
 
 BODY_OVERHEAD = 64 * 1024  # the JSON around an inline dataset
 
 
-async def get_jobs(request: Request, service: ServiceDep) -> JobService:
-    service.admin.check(request)
+async def get_jobs(request: Request, components: ComponentsDep) -> JobService:
+    components.admin.check(request)
     jobs = getattr(request.app.state, "training", None)
     if not isinstance(jobs, JobService):
         raise NotReady("the training service is not started yet", headers={"Retry-After": "1"})
@@ -42,17 +42,11 @@ _train_body = {
 
 
 def parse_request(body: bytes) -> TrainRequest:
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidJSON(f"body is not valid UTF-8 JSON: {exc}") from None
+    payload = parse_json(body)
     try:
         return TrainRequest.model_validate(payload)
     except ValidationError as exc:
-        problems = [
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
-        ]
-        raise InvalidJob("; ".join(problems)) from None
+        raise InvalidJob("; ".join(problem(e, top="body") for e in exc.errors())) from None
 
 
 @router.post(

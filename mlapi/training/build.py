@@ -7,9 +7,9 @@ from collections.abc import Callable
 from mlapi.fleet.control import Fleet
 from mlapi.serving.registry import Registry
 from mlapi.settings import Settings
-from mlapi.shared.signing import signer_for
-from mlapi.training.redis_store import RedisJobStore
-from mlapi.training.runners import Runner
+from mlapi.shared.jobs import RedisJobStore
+from mlapi.shared.stores import shared_or_local
+from mlapi.training.runners import JobRunner
 from mlapi.training.runners.kubernetes import (
     DEFAULT_TEMPLATE,
     KubernetesRunner,
@@ -24,18 +24,11 @@ from mlapi.training.store import JobStore, SQLiteJobStore
 
 def build_store(settings: Settings) -> JobStore:
     """Redis (shared by the replicas) when a signing key is set; else SQLite on this replica."""
-    signer = signer_for(settings)
-    if settings.redis_url and signer is not None:
-        password = settings.redis_password
-        return RedisJobStore(
-            settings.redis_url,
-            signer,
-            password=password.get_secret_value() if password else None,
-        )
-    return SQLiteJobStore(settings.train_db or settings.train_dir / "jobs.sqlite3")
+    path = settings.train_db or settings.train_dir / "jobs.sqlite3"
+    return shared_or_local(settings, RedisJobStore, lambda: SQLiteJobStore(path))
 
 
-def build_runner(settings: Settings) -> Runner:
+def build_runner(settings: Settings) -> JobRunner:
     if settings.train_runner == "local":
         return LocalRunner(
             threads=settings.train_threads,

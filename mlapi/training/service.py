@@ -19,15 +19,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from mlapi.errors import BodyTooLarge, InvalidJob, JobFinished, JobNotFound
-from mlapi.fleet.admission import check_name, check_path, data_roots
+from mlapi.fleet.admission import check_path, data_roots
 from mlapi.fleet.control import Fleet
 from mlapi.observability import metrics
 from mlapi.serving.registry import Registry
+from mlapi.serving.version import check_name
 from mlapi.settings import Settings
 from mlapi.settings.per_model import InvalidModelSettings, check
 from mlapi.training.activation import KIND, Activator, output_of
 from mlapi.training.progress import progress_of, read_progress
-from mlapi.training.runners import Runner, RunSpec
+from mlapi.training.runners import JobRunner, RunSpec
 from mlapi.training.schemas import (
     ACTIVE,
     FINISHED,
@@ -58,7 +59,7 @@ class JobService:
         self,
         settings: Settings,
         store: JobStore,
-        runner: Runner,
+        runner: JobRunner,
         registry: Callable[[], Registry | None],
         owner: str | None = None,
         fleet: Callable[[], Fleet | None] = lambda: None,

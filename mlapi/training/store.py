@@ -1,4 +1,5 @@
-"""Where job records live: SQLite by default, Redis when configured (replicas share jobs).
+"""Where job records live: SQLite by default, Redis when configured (`mlapi.shared.jobs`:
+replicas share jobs).
 
 Both drop a finished record once its `expires_at` has passed. A cancel request is kept apart
 from the record, so that the replica supervising a run never overwrites one with a heartbeat.

@@ -14,8 +14,9 @@ import sys
 import traceback
 from typing import BinaryIO
 
-from mlapi.kinds.base import ModelKind, ModelSpec, Servable
+from mlapi.kinds.base import ModelKind, Servable
 from mlapi.observability.logs import configure_logging
+from mlapi.serving.version import ModelVersion
 from mlapi.settings import Settings
 from mlapi.workers import protocol
 
@@ -38,7 +39,7 @@ def serve(inbox: BinaryIO, outbox: BinaryIO) -> int:
     if init is None or init[0] != "init":
         return 2
     spec, kind, settings = init[1], init[2], init[3]
-    assert isinstance(spec, ModelSpec) and isinstance(kind, ModelKind)
+    assert isinstance(spec, ModelVersion) and isinstance(kind, ModelKind)
     assert isinstance(settings, Settings)
     configure_logging(settings.log_level)
     try:

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from mlapi.kinds.base import Servable
+from mlapi.workers.executor import RowOrError
 
 
 class InProcess:
@@ -18,7 +19,7 @@ class InProcess:
 
     async def __call__(
         self, keys: list[str], tokens: list[list[int]] | None = None
-    ) -> list[bytes | Exception]:
+    ) -> list[RowOrError]:
         loop = asyncio.get_running_loop()
         servable = self._servable
         if tokens is None:

@@ -1,7 +1,6 @@
-"""Texts that kill a model's worker, remembered by hash: here, and in Redis when configured
-with a signing key, so every replica sharing that Redis refuses such a text at once instead of
-crashing on it too. Each Redis member is the text's hash signed under the list's key: a member
-written without `MLAPI_REDIS_SIGNING_KEY` matches nothing, so Redis alone refuses no text.
+"""Inputs that kill a model's worker, remembered by hash: here, and in Redis when configured
+with a signing key (`mlapi.shared.poison`), so every replica sharing that Redis refuses such an
+input at once instead of crashing on it too.
 
 Redis errors never fail a request: the local list still holds what this process found.
 """
@@ -12,12 +11,11 @@ import hashlib
 import logging
 from collections.abc import Sequence
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from mlapi.settings import Settings
-from mlapi.shared.redis import open_async
-from mlapi.shared.signing import signer_for
+from mlapi.shared.poison import RedisPoisonSet
+from mlapi.shared.stores import shared_or_local
 
 logger = logging.getLogger("mlapi.workers")
 
@@ -29,25 +27,18 @@ def digest(key: str) -> str:
 class PoisonList:
     def __init__(self, fingerprint: str, settings: Settings) -> None:
         self._local: set[str] = set()
-        self._key = f"mlapi:poison:{fingerprint}"
-        self._redis: aioredis.Redis | None = None
-        self._signer = signer_for(settings)
-        if settings.redis_url and self._signer is not None:
-            self._redis = open_async(
-                settings.redis_url,
-                password=settings.redis_password,
-                timeout_s=settings.redis_timeout_ms / 1000,
-            )
+        self._shared: RedisPoisonSet | None = shared_or_local(
+            settings, lambda redis: RedisPoisonSet(redis, fingerprint), lambda: None
+        )
 
     async def find(self, keys: Sequence[str]) -> set[str]:
         """The keys known to kill the model (one Redis round trip when Redis is configured)."""
         digests = [digest(k) for k in keys]
         found = {k for k, d in zip(keys, digests, strict=True) if d in self._local}
-        if self._redis is None or self._signer is None or not keys:
+        if self._shared is None or not keys:
             return found
-        members = [self._member(d) for d in digests]
         try:
-            flags = await self._redis.smismember(self._key, members)
+            flags = await self._shared.contains(digests)
         except (RedisError, OSError, TimeoutError) as exc:
             logger.warning("poison list: redis read failed (%s); local list only", exc)
             return found
@@ -60,17 +51,13 @@ class PoisonList:
     async def add(self, key: str) -> None:
         d = digest(key)
         self._local.add(d)
-        if self._redis is None:
+        if self._shared is None:
             return
         try:
-            await self._redis.sadd(self._key, self._member(d))
+            await self._shared.add(d)
         except (RedisError, OSError, TimeoutError) as exc:
             logger.warning("poison list: redis write failed (%s); kept locally", exc)
 
-    def _member(self, text_digest: str) -> bytes:
-        assert self._signer is not None
-        return self._signer.seal(self._key, text_digest.encode())
-
     async def close(self) -> None:
-        if self._redis is not None:
-            await self._redis.aclose()
+        if self._shared is not None:
+            await self._shared.close()

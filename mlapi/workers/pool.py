@@ -2,9 +2,9 @@
 
 The batcher calls the pool with a batch of distinct keys; the pool gives it to an idle worker.
 A worker that dies is restarted (its model loaded and warmed again) and the batch runs again on
-a live worker. A batch that kills a worker twice is split into single texts, so the text that
-kills is alone; that text gets `InputCrashedModel`, is remembered (`PoisonList`) and refused
-from then on, and every other text of the batch gets its answer.
+a live worker. A batch that kills a worker twice is split into single inputs, so the input that
+kills is alone; that input gets `InputCrashedModel`, is remembered (`PoisonList`) and refused
+from then on, and every other input of the batch gets its answer.
 """
 
 from __future__ import annotations
@@ -16,20 +16,21 @@ import logging
 from typing import Any
 
 from mlapi.errors import InputCrashedModel, ModelFailure
-from mlapi.kinds.base import ModelKind, ModelSpec, Servable
+from mlapi.kinds.base import ModelKind, Servable
 from mlapi.observability import metrics
+from mlapi.serving.version import ModelVersion
 from mlapi.settings import Settings
 from mlapi.settings.per_model import per_worker
+from mlapi.workers.executor import RowOrError
 from mlapi.workers.poison import PoisonList
 from mlapi.workers.process import WorkerDied, WorkerProcess, WorkerStartFailed
 
 logger = logging.getLogger("mlapi.workers")
 RESTART_BACKOFF_S = (0.0, 0.5, 1.0, 2.0, 5.0, 10.0)
-Result = bytes | Exception
 
 
 class WorkerPool:
-    def __init__(self, spec: ModelSpec, kind: ModelKind, settings: Settings) -> None:
+    def __init__(self, spec: ModelVersion, kind: ModelKind, settings: Settings) -> None:
         self.spec = spec
         self.count = settings.workers
         share = per_worker(settings)
@@ -67,11 +68,11 @@ class WorkerPool:
 
     async def __call__(
         self, keys: list[str], tokens: list[list[int]] | None = None
-    ) -> list[Result]:
-        """One result per key: encoded rows, or the error of a text that kills the model."""
+    ) -> list[RowOrError]:
+        """One result per key: encoded rows, or the error of an input that kills the model."""
         assert self.poison is not None
         ids = None if tokens is None else dict(zip(keys, tokens, strict=True))
-        results: dict[str, Result] = {}
+        results: dict[str, RowOrError] = {}
         for key in await self.poison.find(keys):
             self._refused.inc()
             results[key] = InputCrashedModel("this input crashed the model before; refused")
@@ -81,18 +82,18 @@ class WorkerPool:
         return [results[k] for k in keys]
 
     async def _isolate(
-        self, keys: list[str], results: dict[str, Result], ids: dict[str, list[int]] | None
+        self, keys: list[str], results: dict[str, RowOrError], ids: dict[str, list[int]] | None
     ) -> None:
-        """Run `keys`; after a death, once more; after two, each text alone.
+        """Run `keys`; after a death, once more; after two, each key alone.
 
-        Alone, the texts that do not kill are answered and the one that does is found with a
-        third death. A forward pass of one text costs milliseconds and a restart seconds, so
-        single texts find it sooner than halving (one restart per halving step)."""
+        Alone, the keys that do not kill are answered and the one that does is found with a
+        third death. A forward pass of one input costs milliseconds and a restart seconds, so
+        single keys find it sooner than halving (one restart per halving step)."""
         for attempt in range(2):
             try:
                 rows = await self._dispatch(keys, ids)
             except WorkerDied as exc:
-                logger.warning("%s (attempt %d, %d texts)", exc, attempt + 1, len(keys))
+                logger.warning("%s (attempt %d, %d inputs)", exc, attempt + 1, len(keys))
                 continue
             results.update(zip(keys, rows, strict=True))
             return
@@ -104,7 +105,7 @@ class WorkerPool:
         if len(keys) == 1:
             await self._poisoned(keys[0], results)
 
-    async def _poisoned(self, key: str, results: dict[str, Result]) -> None:
+    async def _poisoned(self, key: str, results: dict[str, RowOrError]) -> None:
         assert self.poison is not None
         await self.poison.add(key)
         self._isolated.inc()

@@ -11,7 +11,8 @@ import time
 from typing import Any
 
 from mlapi.errors import ModelFailure
-from mlapi.kinds.base import ModelKind, ModelSpec, Servable
+from mlapi.kinds.base import ModelKind, Servable
+from mlapi.serving.version import ModelVersion
 from mlapi.settings import Settings
 from mlapi.settings.per_model import for_worker
 from mlapi.workers import early, protocol
@@ -29,7 +30,7 @@ class WorkerStartFailed(Exception):
 
 
 class WorkerProcess:
-    def __init__(self, index: int, spec: ModelSpec, kind: ModelKind, settings: Settings) -> None:
+    def __init__(self, index: int, spec: ModelVersion, kind: ModelKind, settings: Settings) -> None:
         self.index = index
         self.spec = spec
         self.kind = kind

@@ -35,7 +35,7 @@ def service(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 def half_a_body(service: MlapiProcess, path: str) -> None:
     """Declares 2000 bytes, sends 1000 of them, then closes the connection."""
-    with socket.create_connection(("127.0.0.1", service.port), timeout=10) as sock:
+    with socket.create_connection(("127.0.0.1", service.port), timeout=60) as sock:
         sock.sendall(
             f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             "Content-Length: 2000\r\n\r\n".encode()

@@ -64,7 +64,7 @@ def test_ttl_expires_entries(redis_settings: Settings, redis_server: RedisServer
         client.post("/predict", json={"text": ["short lived"]})
         ttl = redis.Redis.from_url(redis_server.url).ttl(keys(redis_server)[0])
         assert 0 < ttl <= 1
-        wait_until(lambda: keys(redis_server) == [], "expiry of the 1 s TTL", timeout=5)
+        wait_until(lambda: keys(redis_server) == [], "expiry of the 1 s TTL")
         again = client.post("/predict", json={"text": ["short lived"]})
         assert again.headers["x-mlapi-cache"] == "Miss"
 
@@ -99,7 +99,7 @@ def test_redis_killed_then_back(rclient: TestClient, redis_server: RedisServer) 
         return keys(redis_server)
 
     # The service reconnects by itself once the pause after errors (redis_retry_s) runs out.
-    wait_until(write_after, "cache write after Redis came back", timeout=5)
+    wait_until(write_after, "cache write after Redis came back")
     assert rclient.post("/predict", json={"text": ["after"]}).headers["x-mlapi-cache"] == "Hit"
 
 
@@ -115,11 +115,12 @@ def asleep(server: RedisServer) -> bool:
 def test_slow_redis_times_out_instead_of_stalling(
     rclient: TestClient, redis_server: RedisServer
 ) -> None:
+    # Redis sleeps 5 s: the wait for it to be asleep (a bound for failure) must end sooner.
     sleeper = threading.Thread(
-        target=lambda: redis.Redis.from_url(redis_server.url).execute_command("DEBUG", "SLEEP", 2)
+        target=lambda: redis.Redis.from_url(redis_server.url).execute_command("DEBUG", "SLEEP", 5)
     )
     sleeper.start()
-    wait_until(lambda: asleep(redis_server), "Redis blocked by DEBUG SLEEP", timeout=2)
+    wait_until(lambda: asleep(redis_server), "Redis blocked by DEBUG SLEEP", timeout=4)
     started = time.monotonic()
     response = rclient.post("/predict", json={"text": ["while redis sleeps"]})
     elapsed = time.monotonic() - started

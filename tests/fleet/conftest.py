@@ -57,7 +57,7 @@ def replicas(fleet_settings: Settings) -> Iterator[Replicas]:
 def converge(client: TestClient) -> None:
     """One convergence pass on the replica's own event loop."""
     assert client.portal is not None
-    client.portal.call(client.app.state.service.fleet.converge)  # type: ignore[attr-defined]
+    client.portal.call(client.app.state.components.fleet.converge)  # type: ignore[attr-defined]
 
 
 def serving(client: TestClient, name: str = "default") -> dict[str, Any]:

@@ -10,8 +10,9 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from mlapi.app.factory import create_app
-from mlapi.http import declared
-from mlapi.http.endpoint import NAMED, PREDICT, TEMPLATES, V2_INFER, InferenceEndpoint, match
+from mlapi.http.endpoint import InferenceEndpoint
+from mlapi.http.routes import inference
+from mlapi.http.routes.inference import NAMED, PREDICT, TEMPLATES, V2_INFER, match
 from mlapi.settings import Settings
 
 LONGEST = Settings.model_fields["max_text_chars"].default
@@ -91,7 +92,7 @@ def test_errors_in_each_protocols_format(client: TestClient) -> None:
 
 
 def test_every_declared_inference_route_is_the_endpoints() -> None:
-    declared_routes = [r for r in declared.router.routes if isinstance(r, APIRoute)]
+    declared_routes = [r for r in inference.router.routes if isinstance(r, APIRoute)]
     assert sorted(r.path for r in declared_routes) == sorted(TEMPLATES)
     samples = {"{name}": "m", "{version}": "2"}
     for route in declared_routes:
@@ -99,7 +100,7 @@ def test_every_declared_inference_route_is_the_endpoints() -> None:
         for param, value in samples.items():
             path = path.replace(param, value)
         found = match({"type": "http", "method": "POST", "path": path})
-        assert found is not None and found.template == route.path, route.path
+        assert found is not None and found.route.template == route.path, route.path
 
 
 def test_other_methods_and_paths_go_to_fastapi(client: TestClient) -> None:
@@ -117,7 +118,7 @@ def test_other_methods_and_paths_go_to_fastapi(client: TestClient) -> None:
 def test_match() -> None:
     def found(method: str, path: str) -> tuple[str, dict[str, str]] | None:
         route = match({"type": "http", "method": method, "path": path})
-        return None if route is None else (route.template, dict(route.params))
+        return None if route is None else (route.route.template, dict(route.params))
 
     assert found("POST", "/predict") == (PREDICT, {})
     assert found("POST", "/models/sst2/predict") == (NAMED, {"name": "sst2"})

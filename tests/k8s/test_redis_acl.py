@@ -16,10 +16,11 @@ from redis.exceptions import AuthenticationError, NoPermissionError, ResponseErr
 
 from harness.servers import free_port, wait_for_port
 from mlapi.cache import build_cache
-from mlapi.fleet.desired import Desired, RedisDesiredStore, build_desired_store
+from mlapi.fleet.desired import Desired
 from mlapi.settings import Settings
+from mlapi.shared.desired import RedisDesiredStore, build_desired_store
+from mlapi.shared.jobs import RedisJobStore
 from mlapi.training.build import build_store
-from mlapi.training.redis_store import RedisJobStore
 from mlapi.training.schemas import JobRecord, TrainRequest
 from mlapi.workers.poison import PoisonList
 from tests.binaries import require_binary

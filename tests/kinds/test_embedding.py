@@ -124,17 +124,18 @@ def test_redis_holds_compact_vectors(client: TestClient, redis_server: RedisServ
 
 
 def test_every_export_is_served_close_to_fp32(st_dir: Path, tmp_path: Path) -> None:
-    from mlapi.kinds.base import ModelSpec
     from mlapi.kinds.embedding import KIND, decode
     from mlapi.runtime.embedder import normalize
+    from mlapi.serving.version import ModelVersion
 
     reference = None
     for variant in ("onnx-fp32", "onnx-int8", "onnx-int8-mixed", "torch-fp32", "torch-bf16"):
         settings = Settings(variant=variant, trial_dir=None, threads=1, warmup_batches=0)
-        servable = KIND.load(ModelSpec("m", st_dir, "embedding"), settings)
+        servable = KIND.load(ModelVersion(name="m", path=st_dir, kind="embedding"), settings)
         vectors = normalize(decode(servable.run(TEXTS)).values)
         reference = vectors if reference is None else reference
         assert servable.card()["backend"] == variant
         assert (vectors * reference).sum(axis=1).min() > 0.98, variant
     with pytest.raises(ValueError, match="embedding models serve"):
-        KIND.load(ModelSpec("m", st_dir, "embedding"), Settings(variant="onnx-q8"))
+        version = ModelVersion(name="m", path=st_dir, kind="embedding")
+        KIND.load(version, Settings(variant="onnx-q8"))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from mlapi.app.models_file import ModelEntry
+from mlapi.serving.version import ModelVersion
 from mlapi.settings import Settings
 from mlapi.settings.per_model import MODEL_SETTINGS, InvalidModelSettings, apply, check, for_worker
 
@@ -51,7 +51,8 @@ def test_worker_processes_get_no_secrets() -> None:
 
 
 def test_the_models_config_uses_the_same_check(tmp_path: Path) -> None:
-    assert ModelEntry(name="m", path=tmp_path, settings={"threads": "2"}).settings == {"threads": 2}
+    version = ModelVersion(name="m", path=tmp_path, settings={"threads": "2"})
+    assert version.settings == {"threads": 2}
     with pytest.raises(ValidationError, match="max_batch_size"):
-        ModelEntry(name="m", path=tmp_path, settings={"max_batch_size": -1})
+        ModelVersion(name="m", path=tmp_path, settings={"max_batch_size": -1})
     assert "workers" in MODEL_SETTINGS and "api_keys" not in MODEL_SETTINGS

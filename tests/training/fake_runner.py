@@ -1,4 +1,4 @@
-"""A runner that implements the Runner interface with scripted outcomes and records calls."""
+"""A runner that implements the JobRunner interface with scripted outcomes and records calls."""
 
 from __future__ import annotations
 

@@ -17,9 +17,9 @@ from harness.servers import RedisServer
 from mlapi.app.factory import create_app
 from mlapi.observability import metrics
 from mlapi.settings import Settings
+from mlapi.shared.jobs import PREFIX, RedisJobStore
 from mlapi.shared.signing import Signer
 from mlapi.training.build import build_store
-from mlapi.training.redis_store import PREFIX, RedisJobStore
 from mlapi.training.schemas import Activation, JobRecord, TrainRequest
 from mlapi.training.store import SQLiteJobStore
 from tests.training.conftest import ADMIN

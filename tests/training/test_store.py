@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from harness.servers import RedisServer
+from mlapi.shared.jobs import RedisJobStore
 from mlapi.shared.signing import Signer
-from mlapi.training.redis_store import RedisJobStore
+from mlapi.shared.stores import SignedRedis
 from mlapi.training.schemas import JobRecord, TrainRequest
 from mlapi.training.store import JobStore, SQLiteJobStore
 from tests.waiting import async_wait_until
@@ -39,7 +40,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JobStore]:
         yield SQLiteJobStore(tmp_path / "jobs.sqlite3")
         return
     server: RedisServer = request.getfixturevalue("redis_server")
-    yield RedisJobStore(server.url, Signer("store-test-signing-key"))
+    signed = SignedRedis(server.url, Signer("store-test-signing-key"), None, timeout_s=5.0)
+    yield RedisJobStore(signed)
 
 
 def test_put_get_list_in_age_order(store: JobStore) -> None:
@@ -68,9 +70,7 @@ def test_finished_records_expire(store: JobStore) -> None:
         await store.put(record("kept", now, expires=now + 60))
         await store.put(record("active", now + 1))
         assert {r.id for r in await store.list()} == {"gone", "kept", "active"}
-        await async_wait_until(
-            lambda: gone(store), "expiry of the record with a 1 s TTL", timeout=5
-        )
+        await async_wait_until(lambda: gone(store), "expiry of the record with a 1 s TTL")
         assert [r.id for r in await store.list()] == ["kept", "active"]
         await store.close()
 

@@ -50,6 +50,6 @@ def service(tmp_path: Path, model_dir: Path) -> Iterator[MlapiProcess]:
 
 
 def workers(url: str) -> list[dict[str, object]]:
-    stats = httpx.get(f"{url}/stats", timeout=5).json()
+    stats = httpx.get(f"{url}/stats", timeout=30).json()
     listed: list[dict[str, object]] = stats["models"]["victim"]["workers"]
     return listed

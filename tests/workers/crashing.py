@@ -9,8 +9,8 @@ import os
 import signal
 import time
 
-from mlapi.kinds.base import ModelSpec
 from mlapi.kinds.text_classifier import ClassifierServable, TextClassifierKind
+from mlapi.serving.version import ModelVersion
 from mlapi.settings import Settings
 
 POISON = "this text kills the worker"
@@ -40,7 +40,7 @@ class CrashingServable(ClassifierServable):
 class CrashingKind(TextClassifierKind):
     name = "crashing-classifier"
 
-    def load(self, spec: ModelSpec, settings: Settings) -> CrashingServable:
+    def load(self, spec: ModelVersion, settings: Settings) -> CrashingServable:
         servable = super().load(spec, settings)
         return CrashingServable(servable.classifier, servable.version)
 

@@ -16,7 +16,7 @@ from mlapi.runtime import load_classifier
 from mlapi.settings import Settings
 from mlapi.shared.signing import Signer
 from mlapi.workers.poison import digest
-from tests.waiting import wait_until
+from tests.waiting import WAIT_S, wait_until
 from tests.workers.conftest import start, workers
 from tests.workers.crashing import BROKEN, POISON, SLOW
 
@@ -45,7 +45,7 @@ def restarts(url: str) -> int:
     return sum(int(str(w["restarts"])) for w in workers(url))
 
 
-def wait_for_workers(url: str, count: int = 2, timeout: float = 30) -> None:
+def wait_for_workers(url: str, count: int = 2, timeout: float = WAIT_S) -> None:
     wait_until(
         lambda: sum(1 for w in workers(url) if w["state"] == "idle") == count,
         f"{count} idle workers",
@@ -95,7 +95,7 @@ def test_a_poison_text_fails_alone_and_is_refused_from_then_on(service: MlapiPro
     crashes = restarts(service.url)
     assert crashes >= 2  # killed twice before it was isolated
 
-    again = httpx.post(f"{service.url}/predict", json={"text": [POISON]}, timeout=10)
+    again = httpx.post(f"{service.url}/predict", json={"text": [POISON]}, timeout=60)
     assert again.status_code == 422
     assert restarts(service.url) == crashes  # refused, not run again
     metrics = httpx.get(f"{service.url}/metrics").text

@@ -52,7 +52,7 @@ def test_nothing_is_started_early_unless_the_runtime_is_known(
 
 
 def worker(url: str) -> dict[str, object]:
-    stats = httpx.get(f"{url}/stats", timeout=5).json()
+    stats = httpx.get(f"{url}/stats", timeout=30).json()
     listed: list[dict[str, object]] = stats["models"]["default"]["workers"]
     return listed[0]
 

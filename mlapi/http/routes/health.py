@@ -5,12 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from mlapi.http.deps import ServiceDep
+from mlapi.http.deps import ComponentsDep
 from mlapi.http.schemas import Health
 
 JSON = "application/json"
 HEALTHY = b'{"status":"healthy"}'
-router = APIRouter()
+router = APIRouter(tags=["health"])
 
 
 @router.get("/health", response_model=Health, summary="Liveness")
@@ -21,9 +21,8 @@ async def health() -> Response:
 @router.get(
     "/ready", response_model=Health, responses={503: {"model": Health}}, summary="Readiness"
 )
-async def ready(service: ServiceDep) -> Response:
-    lifecycle = service.lifecycle
-    if lifecycle.serving and service.registry is not None and service.registry.ready():
+async def ready(components: ComponentsDep) -> Response:
+    if components.ready():
         return Response(b'{"status":"ready"}', media_type=JSON)
-    state = b"draining" if lifecycle.draining else b"loading"
+    state = b"draining" if components.lifecycle.draining else b"loading"
     return Response(b'{"status":"' + state + b'"}', status_code=503, media_type=JSON)

@@ -3,43 +3,39 @@ every replica (through the fleet)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from mlapi.fleet.admission import LoadParameters
-from mlapi.http.deps import FleetDep, RegistryDep, ServiceDep
-from mlapi.http.schemas import ErrorBody, ModelCard
+from mlapi.http.deps import ComponentsDep, FleetDep, RegistryDep
+from mlapi.http.schemas import ErrorBody
+from mlapi.serving.status import ModelCard, ModelEntry, ModelList, ModelSummary
+from mlapi.serving.version import LoadRequest
 
-router = APIRouter()
-
-
-@router.get("/model", response_model=ModelCard, summary="The default model")
-async def model(registry: RegistryDep) -> ModelCard:
-    return ModelCard.model_validate(registry.default.card())
+router = APIRouter(tags=["models"])
 
 
-@router.get("/models", summary="Every model and the version it serves")
-async def models(service: ServiceDep, registry: RegistryDep) -> dict[str, Any]:
+@router.get("/model", response_model=ModelSummary, summary="The default model")
+async def model(registry: RegistryDep) -> ModelSummary:
+    return registry.default.card()  # answered as the summary: the card's first fields
+
+
+@router.get("/models", response_model=ModelList, summary="Every model and the version it serves")
+async def models(components: ComponentsDep, registry: RegistryDep) -> ModelList:
     """Per model: what this replica serves, and the fleet's desired state beside it."""
-    fleet = service.fleet
-    return {
-        "default": registry.default_name,
-        "models": [
-            {
-                **entry,
-                **(
-                    {"card": registry.get(entry["name"]).card()}
-                    if entry["state"] == "READY"
-                    else {}
-                ),
-                **({"fleet": fleet.status(entry["name"])} if fleet is not None else {}),
-            }
-            for entry in registry.index()
-        ],
-    }
+    fleet = components.fleet
+    entries = []
+    for entry in registry.index():
+        serving = registry.serving(entry.name)
+        entries.append(
+            ModelEntry(
+                **dict(entry),
+                card=serving.card() if serving is not None else None,
+                fleet=fleet.status(entry.name) if fleet is not None else None,
+            )
+        )
+    return ModelList(default=registry.default_name, models=entries)
 
 
 @router.post(
@@ -47,14 +43,10 @@ async def models(service: ServiceDep, registry: RegistryDep) -> dict[str, Any]:
     responses={code: {"model": ErrorBody} for code in (403, 404, 409, 422)},
     summary="Load or replace a model (admin)",
 )
-async def load(name: str, fleet: FleetDep, body: LoadParameters | None = None) -> dict[str, Any]:
+async def load(name: str, fleet: FleetDep, body: LoadRequest | None = None) -> ModelCard:
     """Builds and warms the new version beside the old one, then switches; no request fails.
     The fleet's desired state follows: every replica sharing Redis loads it too."""
-    body = body or LoadParameters()
-    path = Path(body.path) if body.path else None
-    deployment = await fleet.load(
-        name, path, version=body.version, kind=body.kind, overrides=body.settings
-    )
+    deployment = await fleet.load(name, body or LoadRequest())
     return deployment.card()
 
 
@@ -79,20 +71,17 @@ class RollbackRequest(BaseModel):
     responses={code: {"model": ErrorBody} for code in (403, 404, 409, 422, 503)},
     summary="Serve an earlier version on every replica (admin)",
 )
-async def rollback(
-    name: str, fleet: FleetDep, body: RollbackRequest | None = None
-) -> dict[str, Any]:
+async def rollback(name: str, fleet: FleetDep, body: RollbackRequest | None = None) -> ModelCard:
     deployment = await fleet.rollback(name, (body or RollbackRequest()).version)
     return deployment.card()
 
 
-class CanaryRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+class CanaryRequest(LoadRequest):
+    """A load beside the serving version, with its share of the texts; its settings are its
+    own, not laid over the serving version's."""
 
     path: str = Field(max_length=4096, description="The canary's model folder.")
     percent: float = Field(description="Share of distinct texts it answers, 0-100.")
-    version: str | None = Field(None, description="Unset: the serving version + 1.")
-    settings: dict[str, Any] | None = Field(None, description="Per-model settings.")
 
 
 @router.post(
@@ -102,14 +91,8 @@ class CanaryRequest(BaseModel):
 )
 async def canary(name: str, fleet: FleetDep, body: CanaryRequest) -> dict[str, Any]:
     """Each text goes to one version by a stable hash of the text, on every replica."""
-    built = await fleet.start_canary(
-        name,
-        Path(body.path),
-        percent=body.percent,
-        version=body.version,
-        overrides=body.settings,
-    )
-    return {**built.card(), "percent": body.percent}
+    built = await fleet.start_canary(name, body, body.percent)
+    return {**built.card().model_dump(), "percent": body.percent}
 
 
 @router.post(
@@ -117,7 +100,7 @@ async def canary(name: str, fleet: FleetDep, body: CanaryRequest) -> dict[str, A
     responses={code: {"model": ErrorBody} for code in (403, 404, 503)},
     summary="Serve the canary to every text (admin)",
 )
-async def promote(name: str, fleet: FleetDep) -> dict[str, Any]:
+async def promote(name: str, fleet: FleetDep) -> ModelCard:
     return (await fleet.promote(name)).card()
 
 

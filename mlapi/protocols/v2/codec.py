@@ -16,13 +16,14 @@ import numpy as np
 import orjson
 from pydantic import BaseModel, Field, ValidationError
 
-from mlapi.errors import InvalidJSON, InvalidRequest
+from mlapi.errors import InvalidRequest
 from mlapi.kinds import Capability
 from mlapi.protocols.base import JSON, Answer, Call, served_by
 from mlapi.protocols.v2 import binary as v2_binary
 from mlapi.runtime.embedder import normalize
 from mlapi.serving.dataplane import DataPlane, Result
 from mlapi.serving.deployment import Deployment
+from mlapi.validation import first_problem, parse_json
 
 NUMERIC = frozenset({"FP32", "FP64", "INT64", "INT32"})
 MAX_DIMS = 8
@@ -80,13 +81,9 @@ def parse_infer(body: bytes, declared: str | None) -> InferRequest:
     """The request, every input's data in `data` (binary tensor data decoded)."""
     header, tail = v2_binary.split(body, declared)
     try:
-        parsed = InferRequest.model_validate(orjson.loads(header))
-    except orjson.JSONDecodeError as exc:
-        raise InvalidJSON(f"body is not valid JSON: {exc}") from None
+        parsed = InferRequest.model_validate(parse_json(header))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InvalidRequest(f"{where}: {first['msg']}") from None
+        raise InvalidRequest(first_problem(exc.errors())) from None
     offset = 0
     for given in parsed.inputs:
         size = v2_binary.binary_size(given.name, given.parameters)
@@ -196,7 +193,6 @@ def encode(
 
 class V2:
     name = "v2"
-    error_style = "v2"
 
     async def handle(self, call: Call, plane: DataPlane) -> Answer:
         name = call.params["name"]
@@ -211,7 +207,7 @@ class V2:
             if unknown:
                 raise InvalidRequest(f"unknown outputs {sorted(map(str, unknown))}")
             outputs = [o for o in outputs if o.name in wanted]
-        answer: dict[str, Any] = {"model_name": name, "model_version": deployment.version}
+        answer: dict[str, Any] = {"model_name": name, "model_version": deployment.version.version}
         if parsed.id is not None:
             answer["id"] = parsed.id
         return encode(answer, outputs, parsed, served_by(result.version, result.outcome))

@@ -5,47 +5,75 @@ fleet (admin key). Errors are `{"error": "..."}`.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import orjson
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, ValidationError
 from starlette.responses import Response
 
 from mlapi import __version__
-from mlapi.fleet.admission import parse_parameters
-from mlapi.http.deps import AdminDep, FleetDep, RegistryDep, ServiceDep
+from mlapi.errors import InvalidRequest
+from mlapi.http.deps import AdminDep, ComponentsDep, FleetDep, RegistryDep
 from mlapi.protocols.v2.codec import signature
 from mlapi.serving.deployment import Deployment
+from mlapi.serving.status import ModelIndexEntry
+from mlapi.serving.version import LoadRequest
+from mlapi.validation import first_problem
 
 JSON = "application/json"
 router = APIRouter(prefix="/v2", tags=["v2"])
 
 
-def _metadata(deployment: Deployment) -> dict[str, Any]:
+class TensorMetadata(BaseModel):
+    name: str
+    datatype: str
+    shape: list[int] = Field(description="-1: any size.")
+
+
+class ModelParameters(BaseModel):
+    kind: str
+    fingerprint: str
+
+
+class ModelMetadata(BaseModel):
+    """v2's model metadata: the version served, its backend, its tensors."""
+
+    name: str
+    versions: list[str]
+    platform: str = Field(description="`mlapi-` and the served backend, e.g. mlapi-onnx-int8.")
+    inputs: list[TensorMetadata]
+    outputs: list[TensorMetadata]
+    parameters: ModelParameters
+
+
+class ServerMetadata(BaseModel):
+    name: str
+    version: str
+    extensions: list[str]
+
+
+def _metadata(deployment: Deployment) -> ModelMetadata:
     inputs, outputs = signature(deployment)
-    card = deployment.card()
-    return {
-        "name": deployment.spec.name,
-        "versions": [deployment.version],
-        "platform": f"mlapi-{card.get('backend', deployment.kind.name)}",
-        "inputs": inputs,
-        "outputs": outputs,
-        "parameters": {
-            "kind": deployment.kind.name,
-            "fingerprint": deployment.servable.fingerprint,
-        },
-    }
+    return ModelMetadata(
+        name=deployment.version.name,
+        versions=[deployment.version.version],
+        platform=f"mlapi-{deployment.card().backend}",
+        inputs=[TensorMetadata.model_validate(tensor) for tensor in inputs],
+        outputs=[TensorMetadata.model_validate(tensor) for tensor in outputs],
+        parameters=ModelParameters(
+            kind=deployment.kind.name, fingerprint=deployment.servable.fingerprint
+        ),
+    )
 
 
-@router.get("", summary="Server metadata")
-async def server_metadata() -> dict[str, Any]:
-    return {
-        "name": "mlapi",
-        "version": __version__,
-        "extensions": ["model_repository", "binary_tensor_data"],
-    }
+@router.get("", response_model=ServerMetadata, summary="Server metadata")
+async def server_metadata() -> ServerMetadata:
+    return ServerMetadata(
+        name="mlapi",
+        version=__version__,
+        extensions=["model_repository", "binary_tensor_data"],
+    )
 
 
 @router.get("/health/live", summary="Server live")
@@ -54,17 +82,18 @@ async def live() -> dict[str, bool]:
 
 
 @router.get("/health/ready", summary="Server ready")
-async def server_ready(service: ServiceDep) -> Response:
-    registry = service.registry
-    ok = service.lifecycle.serving and registry is not None and registry.ready()
+async def server_ready(components: ComponentsDep) -> Response:
+    ok = components.ready()
     return Response(orjson.dumps({"ready": ok}), status_code=200 if ok else 503, media_type=JSON)
 
 
-@router.get("/models/{name}", summary="Model metadata")
-@router.get("/models/{name}/versions/{version}", summary="Model metadata")
+@router.get("/models/{name}", response_model=ModelMetadata, summary="Model metadata")
+@router.get(
+    "/models/{name}/versions/{version}", response_model=ModelMetadata, summary="Model metadata"
+)
 async def model_metadata(
     name: str, registry: RegistryDep, version: str | None = None
-) -> dict[str, Any]:
+) -> ModelMetadata:
     return _metadata(registry.get(name, version))
 
 
@@ -73,16 +102,30 @@ async def model_metadata(
 async def model_ready(name: str, registry: RegistryDep, version: str | None = None) -> Response:
     deployment = registry.get(name, version)
     return Response(
-        orjson.dumps({"name": name, "ready": True, "version": deployment.version}), media_type=JSON
+        orjson.dumps({"name": name, "ready": True, "version": deployment.version.version}),
+        media_type=JSON,
     )
 
 
 class RepositoryLoad(BaseModel):
-    parameters: Any = None  # checked by `parse_parameters`: a typed 422 in v2's error body
+    parameters: Any = None  # a `LoadRequest`, checked by `load_request`: v2's error body
 
 
-@router.post("/repository/index", summary="Models in the repository (admin)")
-async def repository_index(registry: AdminDep) -> list[dict[str, Any]]:
+def load_request(parameters: Any) -> LoadRequest:
+    """v2 `parameters` (any JSON) as a load request, or a typed 422 naming the field."""
+    try:
+        return LoadRequest.model_validate(parameters or {})
+    except ValidationError as exc:
+        where = first_problem(exc.errors(), top="parameters")
+        raise InvalidRequest(f"parameters.{where}") from None
+
+
+@router.post(
+    "/repository/index",
+    response_model=list[ModelIndexEntry],
+    summary="Models in the repository (admin)",
+)
+async def repository_index(registry: AdminDep) -> list[ModelIndexEntry]:
     return registry.index()
 
 
@@ -91,14 +134,7 @@ async def repository_load(
     name: str, fleet: FleetDep, body: RepositoryLoad | None = None
 ) -> dict[str, Any]:
     """`parameters` may hold `path` (a model folder), `version`, `kind` and `settings`."""
-    params = parse_parameters(body.parameters if body else None)
-    await fleet.load(
-        name,
-        Path(params.path) if params.path else None,
-        version=params.version,
-        kind=params.kind,
-        overrides=params.settings,
-    )
+    await fleet.load(name, load_request(body.parameters if body else None))
     return {}
 
 

@@ -1,5 +1,5 @@
 """Runners start, watch and stop one training run each; the job service drives them."""
 
-from mlapi.training.runners.base import Runner, RunSpec, RunStatus
+from mlapi.training.runners.base import JobRunner, RunSpec, RunStatus
 
-__all__ = ["RunSpec", "RunStatus", "Runner"]
+__all__ = ["JobRunner", "RunSpec", "RunStatus"]

@@ -1,4 +1,4 @@
-"""The one interface both runners (a local process, a Kubernetes Job) implement."""
+"""The one interface both job runners (a local process, a Kubernetes Job) implement."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class RunStatus:
     error: str | None = None
 
 
-class Runner(Protocol):
+class JobRunner(Protocol):
     name: str
     # Can a replica watch a run another replica started? (A Kubernetes Job: yes; a process: no.)
     adopts: bool

@@ -1,11 +1,8 @@
-"""HTTP metrics as one pure-ASGI middleware, and `GET /metrics`.
+"""HTTP metrics as one pure-ASGI middleware (the series: `mlapi.observability.metrics`).
 
-The series keep the names and labels that dashboards and alerts for this kind of service read
-(those of prometheus-fastapi-instrumentator): `http_requests_total{handler,method,status}`,
-`http_request_duration_seconds{handler,method}`, `http_request_duration_highr_seconds`,
-`http_request_size_bytes{handler}` and `http_response_size_bytes{handler}`. `handler` is the
-route template (`/models/{name}/predict`), `none` for paths no route matches. The middleware
-costs a few microseconds a request: labelled children are looked up once and kept.
+The middleware costs a few microseconds a request: labelled children are looked up once and
+kept. `handler` is the route template, set by the layer that matched an inference route or
+looked up in FastAPI's routes; `/metrics` itself is not counted.
 """
 
 from __future__ import annotations
@@ -13,43 +10,23 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, Summary
-from prometheus_client.exposition import generate_latest
 from prometheus_fastapi_instrumentator.routing import get_route_name
-from starlette.requests import HTTPConnection, Request
-from starlette.responses import Response
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mlapi.observability.metrics import LATENCY_BUCKETS
+from mlapi.observability.metrics import (
+    HTTP_DURATION,
+    HTTP_DURATION_HIGHR,
+    HTTP_REQUEST_SIZE,
+    HTTP_RESPONSE_SIZE,
+    HTTP_TOTAL,
+)
 
 # Set by a layer that already knows the route template (the fast lane), read here.
 HANDLER_KEY = "mlapi.handler"
 EXCLUDED = frozenset({"/metrics"})
 # Any other method is counted as "other": clients must not be able to mint series.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-
-TOTAL = Counter(
-    "http_requests_total",
-    "Total number of requests by method, status and handler.",
-    ["method", "status", "handler"],
-)
-DURATION = Histogram(
-    "http_request_duration_seconds",
-    "Latency with only few buckets by handler.",
-    ["handler", "method"],
-    buckets=LATENCY_BUCKETS,
-)
-DURATION_HIGHR = Histogram(
-    "http_request_duration_highr_seconds",
-    "Latency with many buckets but no API specific labels.",
-    buckets=LATENCY_BUCKETS,
-)
-REQUEST_SIZE = Summary(
-    "http_request_size_bytes", "Content length of incoming requests by handler.", ["handler"]
-)
-RESPONSE_SIZE = Summary(
-    "http_response_size_bytes", "Content length of outgoing responses by handler.", ["handler"]
-)
 
 
 def _content_length(headers: Any) -> int:
@@ -65,10 +42,10 @@ class _Series:
     __slots__ = ("total", "duration", "request_size", "response_size")
 
     def __init__(self, handler: str, method: str, status: str) -> None:
-        self.total = TOTAL.labels(method=method, status=status, handler=handler)
-        self.duration = DURATION.labels(handler=handler, method=method)
-        self.request_size = REQUEST_SIZE.labels(handler=handler)
-        self.response_size = RESPONSE_SIZE.labels(handler=handler)
+        self.total = HTTP_TOTAL.labels(method=method, status=status, handler=handler)
+        self.duration = HTTP_DURATION.labels(handler=handler, method=method)
+        self.request_size = HTTP_REQUEST_SIZE.labels(handler=handler)
+        self.response_size = HTTP_RESPONSE_SIZE.labels(handler=handler)
 
 
 class HttpMetricsMiddleware:
@@ -111,10 +88,6 @@ class HttpMetricsMiddleware:
             series = self._series[key] = _Series(handler, method, str(status))
         series.total.inc()
         series.duration.observe(seconds)
-        DURATION_HIGHR.observe(seconds)
+        HTTP_DURATION_HIGHR.observe(seconds)
         series.request_size.observe(_content_length(scope["headers"]))
         series.response_size.observe(response_size)
-
-
-async def metrics_endpoint(request: Request) -> Response:
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

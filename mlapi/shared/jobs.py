@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from mlapi.shared.redis import open_async
-from mlapi.shared.signing import Signer
+from mlapi.shared.stores import SignedRedis
 from mlapi.training.schemas import JobRecord
 from mlapi.training.store import live
 
@@ -21,11 +20,9 @@ PREFIX = "mlapi:train:"
 class RedisJobStore:
     """`job:<id>` holds the record, `cancel:<id>` a cancel request, `jobs` the ids by age."""
 
-    def __init__(
-        self, url: str, signer: Signer, *, password: str | None = None, timeout_s: float = 5.0
-    ) -> None:
-        self._signer = signer
-        self._client = open_async(url, password=password, timeout_s=timeout_s)
+    def __init__(self, redis: SignedRedis, *, timeout_s: float = 5.0) -> None:
+        self._signer = redis.signer
+        self._client = redis.open(timeout_s)
 
     async def put(self, record: JobRecord) -> None:
         key = PREFIX + "job:" + record.id

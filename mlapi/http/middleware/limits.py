@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 from typing import ClassVar
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from mlapi.errors import BodyTooLarge, HeadersTooLarge, MLAPIError
+from mlapi.http.errors import error_body
 
 # A body over the limit is read and dropped up to this size before the 413, so that clients
 # that send the whole body before reading (urllib, requests) get the answer, not a reset; past
@@ -35,7 +35,8 @@ def body_too_large(limit: int, setting: str) -> BodyTooLarge:
 
 
 class BodyLimit:
-    """Outermost ASGI layer: the body of every request is bounded before anyone reads it."""
+    """The layer in front of every route: the body of every request is bounded before anyone
+    reads it."""
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_upload_bytes: int) -> None:
         self.app = app
@@ -114,10 +115,8 @@ async def discard(receive: Receive, budget: int) -> None:
 
 
 def _error_body(error: MLAPIError) -> bytes:
-    fields = {"type": error.type, "message": error.message}
-    if error.limit is not None:
-        fields["limit"] = error.limit
-    return orjson.dumps({"error": fields})
+    """Typed: these limits answer before the route (and its error style) is known."""
+    return error_body(error.type, error.message, limit=error.limit)
 
 
 async def _send_error(send: Send, error: MLAPIError) -> None:
