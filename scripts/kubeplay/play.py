@@ -20,7 +20,12 @@ ROOT = Path(__file__).resolve().parents[2]
 MLAPI_IMAGE = "localhost/mlapi:image-test"
 BASE_IMAGE = "localhost/mlapi-base:bookworm"
 PLAYED = {"ConfigMap", "Deployment", "PersistentVolumeClaim"}
-CONTAINERS_CONF = '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]\n'
+# Every podman call of the play reads this file (CONTAINERS_CONF). runc, as scripts/image-test.sh
+# uses: crun refuses pods on hosts that mount cgroups v1 or hybrid; runc runs on v1 and v2 alike.
+CONTAINERS_CONF = (
+    '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]\n'
+    '\n[engine]\nruntime = "runc"\n'
+)
 REDIS_CONTAINERFILE = f"""FROM {BASE_IMAGE}
 RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \\
     --no-install-recommends redis-server >/dev/null && rm -rf /var/lib/apt/lists/* /etc/redis

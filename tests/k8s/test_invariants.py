@@ -181,6 +181,14 @@ def test_network_policies_admit_only_gateway_prometheus_and_mlapi(rendered: Docs
     ]
 
 
+def test_dev_admits_the_namespaces_own_pods_and_prod_does_not(rendered: Docs) -> None:
+    """dev has no mesh: in-cluster clients of its namespace call the Service directly."""
+    own = {"from": [{"podSelector": {}}], "ports": [{"port": 8000, "protocol": "TCP"}]}
+    dev = find(rendered["dev"], "NetworkPolicy", "mlapi")["spec"]["ingress"]
+    prod = find(rendered["prod"], "NetworkPolicy", "mlapi")["spec"]["ingress"]
+    assert dev == [*prod, own]
+
+
 def test_redis_evicts_only_ttl_keys_and_admits_only_the_acl_user(rendered: Docs) -> None:
     conf = find(rendered["prod"], "ConfigMap", "mlapi-redis")["data"]["redis.conf"]
     assert "maxmemory-policy volatile-lru" in conf and "maxmemory " in conf

@@ -3,13 +3,15 @@ pull policy, the host-network port and the probes (run from outside) changed."""
 
 from __future__ import annotations
 
+import ast
+import tomllib
 from pathlib import Path
 
 import pytest
 from kubeplay.play import MLAPI_IMAGE, Play
 from kubeplay.training import dataset
 
-from tests.k8s.conftest import OVERLAYS, find
+from tests.k8s.conftest import OVERLAYS, ROOT, find
 
 PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
 CHANGED = {"image", "imagePullPolicy", "ports", "env", "args", *PROBES}
@@ -65,3 +67,25 @@ def test_the_dataset_of_the_training_play_has_both_labels() -> None:
     rows = dataset().strip().splitlines()
     assert rows[0] == "sentence\tlabel"
     assert {row.rsplit("\t", 1)[1] for row in rows[1:]} == {"0", "1"}
+
+
+def test_every_podman_call_of_the_play_runs_runc(tmp_path: Path) -> None:
+    """runc on cgroup v1, hybrid and v2 hosts alike (crun refuses pods on v1 and hybrid), as
+    scripts/image-test.sh runs its container: through the play's containers.conf, which every
+    podman call of scripts/kubeplay reads from the environment it is given."""
+    play = Play("dev", tmp_path)
+    conf = tomllib.loads(Path(play.env["CONTAINERS_CONF"]).read_text())
+    assert conf["engine"]["runtime"] == "runc"
+    calls = []
+    for source in sorted((ROOT / "scripts" / "kubeplay").glob("*.py")):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            first = node.args[0]
+            if isinstance(first, ast.List) and first.elts:
+                head = first.elts[0]
+                if isinstance(head, ast.Constant) and head.value == "podman":
+                    calls.append((source.name, node.lineno, {k.arg for k in node.keywords}))
+    assert calls, "no podman call found in scripts/kubeplay"
+    assert [(name, line) for name, line, keywords in calls if "env" not in keywords] == []
+    assert "podman --runtime runc run" in (ROOT / "scripts" / "image-test.sh").read_text()

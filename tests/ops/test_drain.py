@@ -44,13 +44,13 @@ def test_sigterm_drains_50_in_flight_requests(model_dir: Path, tmp_path: Path) -
                     for i in range(50)
                 ]
                 await async_wait_until(
-                    lambda: queued(client), "50 requests in flight at the server", timeout=10
+                    lambda: queued(client), "50 requests in flight at the server"
                 )
                 assert not any(task.done() for task in inflight)
                 assert service.process is not None
                 service.process.send_signal(signal.SIGTERM)
                 ready_codes = []
-                async with httpx.AsyncClient(base_url=service.url, timeout=5) as probe:
+                async with httpx.AsyncClient(base_url=service.url, timeout=30) as probe:
                     for _ in range(5):
                         ready_codes.append((await probe.get("/ready")).status_code)
                 results = await asyncio.gather(*inflight)
@@ -71,7 +71,7 @@ def test_sigterm_drains_50_in_flight_requests(model_dir: Path, tmp_path: Path) -
 def test_offline_without_model_exits_with_a_clear_message(tmp_path: Path) -> None:
     service = MlapiProcess({"MLAPI_MODEL_DIR": str(tmp_path / "missing")}, tmp_path / "mlapi.log")
     try:
-        service.start(timeout=30)
+        service.start()
     except RuntimeError as exc:
         assert "MLAPI_MODEL_DIR" in str(exc)
     else:

@@ -136,3 +136,47 @@ def test_a_model_dir_beside_a_models_config_is_named_as_unused(tmp_path: Path) -
         f"MLAPI_MODELS={missing} names the models to serve: MLAPI_MODEL_DIR=/models/model is "
         "not used"
     ]
+
+
+def _config_error(tmp_path: Path, text: str | None) -> str:
+    """The one ERROR line of a start with `text` as the models file (None: no file)."""
+    config = tmp_path / "models.yaml"
+    config.unlink(missing_ok=True)
+    if text is not None:
+        config.write_text(text)
+    code, lines, _ = serve({"MLAPI_MODELS": str(config), "MLAPI_PORT": str(free_port())})
+    assert code == 1
+    logged = records(lines)
+    errors = [r for r in logged if r["level"] == "ERROR"]
+    assert len(errors) == 1, logged
+    message = str(errors[0]["msg"])
+    assert "\n" not in message and "pydantic.dev" not in message and "Traceback" not in message
+    assert message.startswith(f"MLAPI_MODELS={config}: ")
+    return message.removeprefix(f"MLAPI_MODELS={config}: ")
+
+
+def test_a_models_file_error_is_one_line_naming_the_entry_and_field(tmp_path: Path) -> None:
+    misspelt = "models:\n  - {name: a, path: a}\n  - {name: b, path: b, setings: {}}\n"
+    assert _config_error(tmp_path, misspelt) == (
+        "models[1] ('b'), field 'setings': Extra inputs are not permitted"
+    )
+    missing = "models:\n  - {name: a}\n"
+    assert _config_error(tmp_path, missing) == "models[0] ('a'), field 'path': Field required"
+    assert _config_error(tmp_path, "models:\n  - {name: a, path: [\n").startswith(
+        "not valid YAML, line "
+    )
+    assert _config_error(tmp_path, None).startswith("cannot read it (")
+
+
+def test_a_missing_model_folder_is_said_not_to_exist(tmp_path: Path) -> None:
+    nowhere = tmp_path / "nowhere"
+    code, lines, _ = serve({"MLAPI_MODEL_DIR": str(nowhere), "MLAPI_PORT": str(free_port())})
+    assert code == 1
+    errors = [r["msg"] for r in records(lines) if r["level"] == "ERROR"]
+    assert errors == [f"MLAPI_MODEL_DIR={nowhere} does not exist"]
+    config = tmp_path / "models.yaml"
+    config.write_text(f"models:\n  - {{name: a, path: {nowhere}}}\n")
+    code, lines, _ = serve({"MLAPI_MODELS": str(config), "MLAPI_PORT": str(free_port())})
+    assert code == 1
+    errors = [r["msg"] for r in records(lines) if r["level"] == "ERROR"]
+    assert errors == [f"model 'a' ({nowhere}, in MLAPI_MODELS={config}) does not exist"]
