@@ -1,2 +1,2 @@
-"""One model version across the fleet: the desired state, convergence, and the admission of
-names, versions and paths."""
+"""One model version across the fleet: the desired-state records, convergence and the admin
+operations, and the roots a loaded folder must lie under."""

@@ -144,7 +144,12 @@ class Deployment:
     def card(self) -> ModelCard:
         """What /models, the admin answers and v2 metadata say about this version."""
         return ModelCard.model_validate(
-            {
+            {  # what a kind's card may leave out (MLAPI_KIND_MODULES)
+                "name": self.version.name,
+                "backend": self.kind.name,
+                "fingerprint": self.servable.fingerprint,
+                "labels": [],
+                "max_length": 0,
                 **self.servable.card(),
                 "model": self.version.name,
                 "kind": self.kind.name,

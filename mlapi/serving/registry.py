@@ -204,7 +204,10 @@ class Registry:
         canary, if any, stays beside the new version."""
         old, slot.current, slot.version, slot.error = slot.current, new, new.version, None
         for listener in self.listeners:
-            listener.loaded(new, old, time.perf_counter() - started)
+            try:  # a listener's fault does not undo the swap, nor keep the old version
+                listener.loaded(new, old, time.perf_counter() - started)
+            except Exception:
+                logger.exception("a listener failed on the load of %s", new.version.name)
         return old
 
     async def _retire(self, old: Deployment | None) -> None:
@@ -241,6 +244,11 @@ class Registry:
         """Build and warm `version` beside the serving one, then let it answer `percent` percent
         of the keys; a canary it replaces is drained."""
         slot = self._serving_slot(version.name)
+        if version.kind != slot.version.kind:  # one servable parses and decodes for both
+            raise InvalidRequest(
+                f"the canary of {version.name!r} must be a {slot.version.kind} model, "
+                f"not {version.kind}"
+            )
         settings = self._settings(version)
         async with slot.lock:
             built = await self._build(slot, version, settings)

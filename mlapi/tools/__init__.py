@@ -1,2 +1,2 @@
 """Offline tools: ONNX export and quantization, small synthetic models, the generated
-configuration page. Serving never imports them."""
+configuration page. The request path never imports them."""

@@ -27,8 +27,8 @@ _started: list[subprocess.Popen[bytes]] = []
 def child_env() -> dict[str, str]:
     """The allow-listed part of the server's environment (`mlapi.workers.child_env`) and its import
     path (tests add theirs): a worker gets its settings from the server, without the keys,
-    passwords and DSNs among them (`model_settings.for_worker`), and no variable brings them
-    back."""
+    passwords and DSNs among them (`mlapi.settings.per_model.for_worker`), and no variable
+    brings them back."""
     return {**inherited(), **import_path()}
 
 

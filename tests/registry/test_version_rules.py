@@ -94,3 +94,18 @@ def test_the_canary_refuses_them(registry_client: TestClient, second_model_dir: 
         assert response.status_code == 422, response.text
         assert response.json()["error"]["message"].startswith("body.version")
     assert registry_client.get("/stats").json()["models"]["sentiment"]["canary"] is None
+
+
+def test_the_canary_is_of_the_serving_kind(
+    registry_client: TestClient, second_model_dir: Path
+) -> None:
+    """One servable keys and decodes a request for both versions: a canary of another kind
+    is a 422, and nothing is built."""
+    body = {"path": str(second_model_dir), "percent": 10, "kind": "tabular"}
+    response = registry_client.post("/models/sentiment/canary", json=body, headers=ADMIN)
+    assert response.status_code == 422, response.text
+    assert "must be a text-classifier model" in response.json()["error"]["message"]
+    assert registry_client.get("/stats").json()["models"]["sentiment"]["canary"] is None
+    body["kind"] = "text-classifier"
+    response = registry_client.post("/models/sentiment/canary", json=body, headers=ADMIN)
+    assert response.status_code == 200, response.text

@@ -1,9 +1,9 @@
 """The Open Inference Protocol v2 (KServe, Triton, MLServer): `POST .../infer`.
 
-Inputs are tensors, in JSON or in the binary tensor data extension (`v2_binary`, tritonclient's
-default): one BYTES tensor of texts for a text model, one numeric `[N, features]` tensor for a
-tabular model. Outputs: `probabilities` and `label` for a model with labels, `embedding` for
-one that embeds. Errors are `{"error": "..."}`.
+Inputs are tensors, in JSON or in the binary tensor data extension
+(`mlapi.protocols.v2.binary`, tritonclient's default): one BYTES tensor of texts for a text
+model, one numeric `[N, features]` tensor for a tabular model. Outputs: `probabilities` and
+`label` for a model with labels, `embedding` for one that embeds. Errors are `{"error": "..."}`.
 """
 
 from __future__ import annotations
