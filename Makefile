@@ -9,7 +9,7 @@ export PATH := $(abspath $(dir $(PYTHON))):$(PATH)
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test test-avx2 lint format docs docs-config docs-screenshots bench \
-  bench-smoke load stress scaleout image image-test fuzz fleet
+  bench-smoke load stress scaleout autoscale image image-test fuzz fleet
 
 ## List the targets (this text).
 help:
@@ -112,6 +112,11 @@ stress: $(DEPS)
 ## -> reports/scaleout.json (SCALEOUT_ARGS=--duration 60 --vus 20; MLAPI_MODEL_DIR=...).
 scaleout: $(DEPS)
 	K6_NO_USAGE_REPORT=true $(PYTHON) -m harness.scaleout $(SCALEOUT_ARGS)
+
+## The HPA's algorithm over real replicas behind HAProxy, on the adapter component's query from a
+## real Prometheus, under a k6 ramp -> reports/autoscale/ (AUTOSCALE_ARGS=--short: the CI mode).
+autoscale: $(DEPS)
+	K6_NO_USAGE_REPORT=true $(PYTHON) -m harness.autoscale $(AUTOSCALE_ARGS)
 
 ## One model version across replicas behind HAProxy under k6: a load, a late replica, a replica
 ## that cannot follow (skew alert), a rollback and a 10% canary -> reports/fleet.json.

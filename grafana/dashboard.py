@@ -26,15 +26,21 @@ ROWS: list[tuple[str, list[tuple[str, str, list[tuple[str, str]], int]]]] = [
                 "Requests per second (/predict by status)",
                 "reqps",
                 [("rps_by_status", "{{status}}"), ("rps_all", "all endpoints")],
-                8,
+                6,
             ),
             (
                 "/predict latency",
                 "s",
                 [("latency_p50", "p50"), ("latency_p95", "p95"), ("latency_p99", "p99")],
-                8,
+                6,
             ),
-            ("Error ratio (5xx)", "percentunit", [("error_ratio", "5xx ratio")], 8),
+            (
+                "Saturation: requests in flight per pod, and ready pods",
+                "short",
+                [("inflight_per_pod", "in flight {{pod}}"), ("ready_pods", "ready pods")],
+                6,
+            ),
+            ("Error ratio (5xx)", "percentunit", [("error_ratio", "5xx ratio")], 6),
         ],
     ),
     (
@@ -61,9 +67,13 @@ ROWS: list[tuple[str, list[tuple[str, str, list[tuple[str, str]], int]]]] = [
             ("Batch size", "short", [("batch_size_avg", "mean"), ("batch_size_p95", "p95")], 8),
             ("Queue depth", "short", [("queue_depth", "{{pod}}")], 8),
             (
-                "Queue wait vs inference (p95)",
+                "Queue wait (each text, each batch's oldest) vs inference (p95)",
                 "s",
-                [("queue_wait_p95", "queue wait"), ("inference_p95", "inference")],
+                [
+                    ("queue_wait_p95", "queue wait"),
+                    ("batch_queue_wait_p95", "oldest text of a batch"),
+                    ("inference_p95", "inference"),
+                ],
                 12,
             ),
             (

@@ -49,6 +49,9 @@ QUERIES: dict[str, str] = {
     "batch_size_p95": _quantile(0.95, "mlapi_batch_size"),
     "queue_depth": f"sum by (pod) (mlapi_queue_depth{{{SEL}}})",
     "queue_wait_p95": _quantile(0.95, "mlapi_queue_wait_seconds"),
+    "batch_queue_wait_p95": _quantile(0.95, "mlapi_batch_queue_wait_seconds"),
+    # The saturation signal the autoscaling components scale on (docs/deploy/autoscaling.md).
+    "inflight_per_pod": f"sum by (pod) (mlapi_inflight_requests{{{SEL}}})",
     "inference_p95": _quantile(0.95, "mlapi_inference_seconds"),
     "overloads": f"sum(rate(mlapi_overload_rejections_total{{{SEL}}}[{W}]))",
     "redis_errors": f"sum by (op) (rate(mlapi_redis_errors_total{{{SEL}}}[{W}]))",

@@ -44,40 +44,51 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
 
 
 class RedisServer:
-    """A throwaway redis-server: no persistence, loopback only. Can be stopped and restarted."""
+    """A throwaway redis-server on loopback. Can be stopped and restarted on the same port.
 
-    def __init__(self, binary: str, workdir: Path, password: str | None = None) -> None:
+    Without `config`: no persistence. With `config` (a redis.conf, e.g. the bundle's), that
+    file's settings, its data in `workdir`: a restart keeps what the config persists, and
+    `wipe` empties the data dir of a stopped server (a total loss).
+    """
+
+    def __init__(
+        self,
+        binary: str,
+        workdir: Path,
+        password: str | None = None,
+        *,
+        config: Path | None = None,
+        username: str | None = None,
+    ) -> None:
         self.binary = binary
         self.password = password
+        self.username = username
         self.workdir = workdir
+        self.config = config
+        self.args: list[str] = []  # more redis-server options for the next start
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        user = f"{self.username}@" if self.username else ""
+        return f"redis://{user}127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
+        where = ["--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.workdir)]
+        if self.config is not None:
+            args = [self.binary, str(self.config), *where]
+        else:
+            args = [self.binary, *where, "--save", "", "--appendonly", "no"]
+            args += ["--enable-debug-command", "yes"]
         self.process = subprocess.Popen(
-            [
-                self.binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir),
-                "--enable-debug-command",
-                "yes",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            [*args, *self.args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        wait_for_port(self.port)
+        try:
+            wait_for_port(self.port)
+        except TimeoutError:
+            self.stop()
+            raise
 
     def flush(self) -> None:
         import redis
@@ -85,10 +96,22 @@ class RedisServer:
         redis.Redis.from_url(self.url, password=self.password).flushall()
 
     def stop(self) -> None:
+        """SIGTERM: redis-server writes what its config persists, then exits."""
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=10)
         self.process = None
+
+    def wipe(self) -> None:
+        """Deletes the data dir's files (the server stopped): the next start finds nothing."""
+        assert self.process is None, "stop the server first"
+        for path in sorted(self.workdir.rglob("*"), reverse=True):
+            if path == self.config:
+                continue
+            if path.is_dir():
+                path.rmdir()
+            else:
+                path.unlink()
 
 
 def _children(pid: int) -> list[int]:

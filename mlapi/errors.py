@@ -65,6 +65,14 @@ class DesiredStateUnavailable(MLAPIError):
     type = "desired_state_unavailable"
 
 
+class WriteConflict(MLAPIError):
+    """A shared record (desired state, training job) changed since this replica read it: another
+    admin or replica wrote first, and nothing was overwritten. Read it again and retry."""
+
+    status_code = 409
+    type = "write_conflict"
+
+
 class PathNotAllowed(MLAPIError):
     """A model folder outside MLAPI_MODEL_ROOTS."""
 
@@ -94,6 +102,13 @@ class JobNotFound(MLAPIError):
     type = "job_not_found"
 
 
+class JobLost(MLAPIError):
+    """A job id from before the job store lost its data (a Redis total loss): its record is gone."""
+
+    status_code = 404
+    type = "job_record_lost"
+
+
 class InvalidJob(MLAPIError):
     """A training job that cannot run as given (bad options, missing files)."""
 
@@ -109,6 +124,14 @@ class JobFinished(MLAPIError):
 class BodyTooLarge(MLAPIError):
     status_code = 413
     type = "body_too_large"
+
+
+class BodyTimeout(MLAPIError):
+    """A request body that stalled past MLAPI_BODY_IDLE_TIMEOUT_S or was not complete within
+    MLAPI_BODY_TIMEOUT_S (answered by the server protocol, which then closes the connection)."""
+
+    status_code = 408
+    type = "body_timeout"
 
 
 class HeadersTooLarge(MLAPIError):

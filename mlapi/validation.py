@@ -1,5 +1,6 @@
 """Input that fails its checks, told in one line: a body that is not JSON, a pydantic error as
-`where: msg`. No HTTP here (settings, the CLI and the protocols use it)."""
+`where: msg`; a header's byte count, parsed once for every reader. No HTTP here (settings, the
+CLI and the protocols use it)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ import orjson
 
 from mlapi.errors import InvalidJSON
 
+# A header's byte count has at most this many digits (10**18 bytes: past any body limit).
+COUNT_DIGITS = 18
+
 
 def parse_json(body: bytes) -> Any:
     """The JSON value of a body, or `InvalidJSON` saying why it is not one."""
@@ -17,6 +21,14 @@ def parse_json(body: bytes) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InvalidJSON(f"body is not valid UTF-8 JSON: {exc}") from None
+
+
+def byte_count(value: str | bytes) -> int | None:
+    """A header's byte count (`Content-Length`, `Inference-Header-Content-Length`): ASCII
+    digits only, at most `COUNT_DIGITS` of them; None for anything else (`"²"`, `"+1"`, `""`,
+    5,000 digits), never an exception."""
+    digits = value.isdigit() and (isinstance(value, bytes) or value.isascii())
+    return int(value) if digits and len(value) <= COUNT_DIGITS else None
 
 
 def location(error: Mapping[str, Any]) -> str:

@@ -8,9 +8,11 @@ Deployments, their ConfigMaps and PersistentVolumeClaims) is played with `podman
 --network host`, with the bundle's settings, user, read-only root and resource limits. Only
 these change: the mlapi image becomes the one `make image-test` built, the Redis image a local
 build tagged with the bundle's name (Debian's redis-server: no registry here), nothing is
-pulled, and each pod listens on a free loopback port (the Redis URL names that port on
-127.0.0.1 where cluster DNS would give the Service). Readiness is judged by the Deployment's own
-startup and readiness probes, run from outside with their periods, timeouts and thresholds.
+pulled, each pod listens on a free loopback port (the Redis URL names that port on
+127.0.0.1 where cluster DNS would give the Service), and a Secret volume becomes a ConfigMap
+volume with the same files (podman 4.3 cannot play Secret volumes). Readiness is judged by
+the Deployment's own startup and readiness probes, run from outside with their periods,
+timeouts and thresholds.
 The kinds podman cannot run (Service, HPA, NetworkPolicy, Istio, admission) are checked by
 tests/k8s/.
 

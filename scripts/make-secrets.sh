@@ -3,8 +3,9 @@
 #   scripts/make-secrets.sh prod | kubectl create -f -
 # `create` (not `apply`) never overwrites a Secret that exists: running it again does not rotate
 # the Redis password under running pods. Values come from the environment, else fresh random:
-#   mlapi-redis       password   random (Redis and mlapi both read it)
-#                     signing-key  random (mlapi only: signs what replicas share through Redis)
+#   mlapi-redis       password     random (Redis's ACL user `mlapi`, and mlapi)
+#   mlapi-signing     signing-key  random (mlapi only: signs what replicas share through Redis;
+#                                  the Redis pod never mounts it)
 #   mlapi-api-keys    keys       $MLAPI_API_KEYS, or one random key (prod); dev: only if set
 #   mlapi-admin-keys  keys       $MLAPI_ADMIN_KEYS, or one random key
 #   mlapi-sentry      dsn        $SENTRY_DSN; no Secret without it (the reference is optional)
@@ -43,7 +44,8 @@ YAML
   done
 }
 
-secret mlapi-redis password "$(random)" signing-key "$(random)"
+secret mlapi-redis password "$(random)"
+secret mlapi-signing signing-key "$(random)"
 if [ -n "${MLAPI_API_KEYS:-}" ]; then
   secret mlapi-api-keys keys "$MLAPI_API_KEYS"
 elif [ "$overlay" != dev ]; then

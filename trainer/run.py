@@ -60,11 +60,17 @@ def _load_model(config: TrainConfig) -> tuple[Any, Any]:
 
 
 def _export_agreement(output: Path, texts: list[str], max_length: int) -> dict[str, float]:
-    """Exports ONNX fp32/int8 and compares them on the eval texts with mlapi's own runtime."""
+    """Exports ONNX fp32/int8 and compares them on the eval texts with mlapi's own runtime.
+
+    The held-out texts are the export's calibration set: its verdict on each variant, which
+    `MLAPI_VARIANT=auto` honours at start-up, is then a verdict on real held-out text."""
+    from mlapi.runtime.calibration import Calibration
     from mlapi.runtime.onnx_backend import OnnxClassifier
     from mlapi.tools.export import export
 
-    export(output)
+    export(output, sentences=texts)
+    stored = Calibration.load(output / "onnx")
+    verdicts = stored.verdicts if stored is not None else {}
     probs = {
         variant: OnnxClassifier(
             output,
@@ -81,6 +87,8 @@ def _export_agreement(output: Path, texts: list[str], max_length: int) -> dict[s
         key = variant.replace("-", "_")
         found[f"{key}_fp32_label_agreement"] = float((fp32.argmax(1) == quantized.argmax(1)).mean())
         found[f"{key}_fp32_max_score_diff"] = float(np.abs(fp32 - quantized).max())
+        if f"onnx-{variant}" in verdicts:
+            found[f"{key}_export_faithful"] = float(verdicts[f"onnx-{variant}"].faithful)
     return found
 
 

@@ -69,8 +69,9 @@ def check_environment(environ: Mapping[str, str]) -> None:
         raise StartupError("; ".join(problems))
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """The listening socket, bound before anything slow so a busy port fails at once."""
+def bind(host: str, port: int, *, setting: str = "MLAPI_PORT") -> socket.socket:
+    """The listening socket, bound before anything slow so a busy port fails at once;
+    `setting` is the one that names the port."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
@@ -83,13 +84,13 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
-            raise StartupError(f"port {port} is in use: set MLAPI_PORT") from None
+            raise StartupError(f"port {port} is in use: set {setting}") from None
         if exc.errno == errno.EACCES:
             raise StartupError(
-                f"port {port} needs privileges: set MLAPI_PORT to 1024 or above"
+                f"port {port} needs privileges: set {setting} to 1024 or above"
             ) from None
         raise StartupError(
-            f"cannot listen on {host}:{port} ({exc.strerror}): set MLAPI_HOST or MLAPI_PORT"
+            f"cannot listen on {host}:{port} ({exc.strerror}): set MLAPI_HOST or {setting}"
         ) from None
     sock.set_inheritable(True)
     return sock

@@ -9,6 +9,7 @@ from mlapi.cache.memory import MemoryCache
 from mlapi.cache.redis import RedisCache
 from mlapi.observability import metrics
 from mlapi.settings import Settings
+from mlapi.shared.signing import signer_for
 
 __all__ = ["Cache", "MemoryCache", "RedisCache", "TieredCache", "build_cache"]
 
@@ -71,7 +72,8 @@ def build_cache(
     model: str = "default",
     valid: Callable[[bytes], bool] = bool,
 ) -> TieredCache:
-    """`valid` checks each value read back from Redis (a kind's `Servable.valid`)."""
+    """`valid` checks each value read back from Redis (a kind's `Servable.valid`); with a
+    signing key, values carry a MAC bound to their Redis key (`mlapi.cache.redis`)."""
     tiers: list[Cache] = []
     if settings.cache_size > 0:
         tiers.append(MemoryCache(settings.cache_size))
@@ -86,6 +88,7 @@ def build_cache(
                 retry_s=settings.redis_retry_s,
                 password=secret.get_secret_value() if secret else None,
                 valid=valid,
+                signer=signer_for(settings),
             )
         )
     return TieredCache(tiers, model)

@@ -2,6 +2,9 @@
 
 Any Redis failure is a miss (reads) or a skipped write: the service keeps answering from the
 model. After an error Redis is left alone for `retry_s`, then the client reconnects by itself.
+
+With a signer (a signing key is set) every value is stored with a MAC bound to its Redis key
+(`Signer.tag_value`): a value that lacks a valid one is a miss, counted, and computed again.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from redis.exceptions import RedisError
 
 from mlapi.observability import metrics
 from mlapi.shared.redis import open_async
+from mlapi.shared.signing import Signer
 
 logger = logging.getLogger("mlapi.cache.redis")
 
@@ -32,6 +36,7 @@ class RedisCache:
         retry_s: float,
         password: str | None = None,
         valid: Callable[[bytes], bool] = bool,
+        signer: Signer | None = None,
     ) -> None:
         timeout = timeout_ms / 1000
         self._client = open_async(
@@ -43,6 +48,7 @@ class RedisCache:
         )
         self._prefix = f"mlapi:{fingerprint}:"
         self._valid = valid
+        self._signer = signer
         self._rejected = metrics.REDIS_REJECTED.labels(what="cached value")
         self._ttl = ttl_s
         self._retry_s = retry_s
@@ -74,19 +80,23 @@ class RedisCache:
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         if not keys or not self.available:
             return [None] * len(keys)
+        redis_keys = [self.redis_key(k) for k in keys]
         try:
-            values = await self._client.mget([self.redis_key(k) for k in keys])
+            values = await self._client.mget(redis_keys)
         except (RedisError, OSError, TimeoutError) as exc:
             self._failed("get", exc)
             return [None] * len(keys)
-        return [self._checked(v) for v in values]
+        return [self._checked(k, v) for k, v in zip(redis_keys, values, strict=True)]
 
-    def _checked(self, value: bytes | str | None) -> bytes | None:
-        """A value the model could have made, or a miss (Redis holds data, not answers)."""
+    def _checked(self, redis_key: str, value: bytes | str | None) -> bytes | None:
+        """A value this service stored under `redis_key` (when signing) and the model could
+        have made, or a miss (Redis holds data, not answers)."""
         if value is None:
             return None
-        raw = value.encode() if isinstance(value, str) else value
-        if self._valid(raw):
+        raw: bytes | None = value.encode() if isinstance(value, str) else value
+        if self._signer is not None and raw is not None:
+            raw = self._signer.open_value(redis_key.encode(), raw)
+        if raw is not None and self._valid(raw):
             return raw
         self._rejected.inc()
         return None
@@ -97,7 +107,10 @@ class RedisCache:
         try:
             async with self._client.pipeline(transaction=False) as pipe:
                 for key, value in items:
-                    pipe.set(self.redis_key(key), value, ex=self._ttl)
+                    redis_key = self.redis_key(key)
+                    if self._signer is not None:
+                        value = self._signer.tag_value(redis_key.encode(), value)
+                    pipe.set(redis_key, value, ex=self._ttl)
                 await pipe.execute()
         except (RedisError, OSError, TimeoutError) as exc:
             self._failed("set", exc)

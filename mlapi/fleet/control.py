@@ -9,6 +9,12 @@ replica converges to it.
   serving, says why (`/models`, `/stats`, a WARNING), counts as skew
   (`mlapi_model_version_skew`) and is tried again with a growing pause.
 - A Redis outage leaves every replica serving what it serves; convergence resumes after it.
+- Records are fenced by their generation: a replica never applies a record older than one it
+  has applied (a replayed record is ignored and counted, `mlapi_redis_records_stale_total`), and
+  writes back the newer one it holds. When Redis comes back empty (a total loss), every replica
+  writes back the record it serves, with its generation; the store keeps the highest
+  (a compare-and-set), so a pod started afterwards joins that version. Until one is written
+  back, a replica that serves another version than its configured one counts as skew.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from mlapi.errors import (
     MLAPIError,
     ModelInUse,
     ModelNotFound,
+    WriteConflict,
 )
 from mlapi.fleet.admission import check_path
 from mlapi.fleet.desired import Canary, Desired, DesiredStore
@@ -69,6 +76,9 @@ class Fleet:
         self.desired: dict[str, Desired] = {}
         self.attempts: dict[str, Attempt] = {}
         self.store_error: str | None = None
+        # What a pod started now serves without a desired record: the configured versions.
+        self.configured = {name: _key(registry.version(name)) for name in registry.names()}
+        self.missing: set[str] = set()  # records Redis lost that are not written back yet
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._closing = asyncio.Event()
@@ -82,7 +92,7 @@ class Fleet:
     async def start(self) -> None:
         """Serve the desired versions where there are some, the configured ones elsewhere."""
         with contextlib.suppress(Exception):  # no Redis at start: the configuration alone
-            self.desired = await self.store.all()
+            self.desired = await self._read()
         for name, desired in self.desired.items():
             if desired.current is None:
                 continue
@@ -116,7 +126,7 @@ class Fleet:
     async def converge(self) -> None:
         """One pass: read the desired state, load what differs, report skew."""
         try:
-            self.desired = await self.store.all()
+            self.desired = await self._read()
             if self.store_error is not None:
                 logger.info("desired state readable again")
             self.store_error = None
@@ -189,14 +199,17 @@ class Fleet:
             if name not in here and (desired is None or desired.current is None):
                 continue  # unloaded everywhere and here: its series are gone (Registry.unload)
             metrics.VERSION_SKEW.labels(model=name).set(1 if self.skewed(name) else 0)
+            metrics.DESIRED_MISSING.labels(model=name).set(1 if name in self.missing else 0)
 
     # --- what a replica says ---------------------------------------------------------------
 
     def skewed(self, name: str) -> bool:
         desired = self.desired.get(name)
+        serving = self.registry.serving(name)
+        if name in self.missing:  # a pod started now would serve the configured version
+            return _key(serving.version if serving else None) != self.configured.get(name)
         if desired is None:
             return False
-        serving = self.registry.serving(name)
         if desired.current is None:
             return serving is not None and name != self.registry.default_name
         if serving is None or _key(serving.version) != _key(desired.current):
@@ -296,7 +309,7 @@ class Fleet:
                 raise InvalidRequest(f"the canary needs a version other than {version.version!r}")
             built = await self.registry.start_canary(version, percent)
             canary = Canary(spec=recorded(built), percent=percent)
-            await self._put(before.model_copy(update={"canary": canary}))
+            await self._put(before.changed(canary=canary))
         return built
 
     async def promote(self, name: str) -> Deployment:
@@ -311,7 +324,7 @@ class Fleet:
         async with self._lock:
             before = await self._canary_record(name, "abort")
             await self.registry.clear_canary(name)
-            await self._put(before.model_copy(update={"canary": None}))
+            await self._put(before.changed(canary=None))
 
     async def _canary_record(self, name: str, verb: str) -> Desired:
         """The desired state of `name` before its canary is promoted or stopped; a 404 when
@@ -334,7 +347,7 @@ class Fleet:
         """The record of `name`, or one made from what this replica serves. Read before an
         admin operation changes anything: with the store unreadable, nothing changes."""
         try:
-            self.desired = await self.store.all()
+            self.desired = await self._read()
         except Exception as exc:
             raise DesiredStateUnavailable(
                 f"the desired state is unreadable ({type(exc).__name__}: {exc}); nothing changed"
@@ -345,9 +358,57 @@ class Fleet:
         serving = self.registry.serving(name)
         return Desired(name=name, current=recorded(serving) if serving else None)
 
+    async def _read(self) -> dict[str, Desired]:
+        """The stored records, where none is older than the one this replica applied: a
+        replayed record is ignored (counted), and the newer one is written back, as is one that
+        Redis lost."""
+        stored = await self.store.all()
+        found = dict(stored)
+        behind: list[Desired] = []
+        for name, known in self.desired.items():
+            record = stored.get(name)
+            if record is not None and record.generation >= known.generation:
+                continue
+            if record is not None:
+                metrics.REDIS_STALE.labels(what="desired state").inc()
+                logger.warning(
+                    "ignored desired state of %s at generation %d: generation %d applied here",
+                    name,
+                    record.generation,
+                    known.generation,
+                )
+            found[name] = known
+            behind.append(known)
+        for known in behind:
+            await self._publish(known)
+        return found
+
+    async def _publish(self, known: Desired) -> None:
+        """Writes back a record Redis lost or holds an older generation of; the store keeps it
+        only over a lower generation, so the highest among the replicas wins."""
+        name = known.name
+        try:
+            await self.store.put(known)
+        except WriteConflict:  # a newer one is there now: the next pass reads it
+            self.missing.discard(name)
+            return
+        except Exception as exc:
+            if name not in self.missing:
+                logger.warning("could not write back the desired state of %s: %s", name, exc)
+            self.missing.add(name)
+            return
+        self.missing.discard(name)
+        metrics.DESIRED_REPUBLISHED.labels(model=name).inc()
+        logger.info(
+            "desired state written back",
+            extra={"model": name, "generation": known.generation},
+        )
+
     async def _put(self, desired: Desired) -> None:
         try:
             await self.store.put(desired)
+        except WriteConflict:
+            raise
         except Exception as exc:  # this replica changed; the fleet will converge back
             raise DesiredStateUnavailable(
                 f"the desired state of {desired.name!r} could not be saved ({exc}); the other "

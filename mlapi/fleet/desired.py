@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field, model_validator
 
+from mlapi.errors import WriteConflict
 from mlapi.serving.version import ModelVersion
 
 HISTORY = 5  # versions kept per name for a rollback
@@ -55,19 +56,18 @@ class Desired(BaseModel):
             data["canary"] = {**data["canary"], "spec": named(data["canary"].get("spec"))}
         return data
 
+    def changed(self, **update: Any) -> Desired:
+        """The next generation of this record, with `update` applied."""
+        return self.model_copy(
+            update={**update, "generation": self.generation + 1, "updated_at": time.time()}
+        )
+
     def replaced_by(self, version: ModelVersion | None) -> Desired:
         """The record once `version` serves: the version it replaces goes into the history."""
         history = self.history
         if self.current is not None and version != self.current:
             history = [self.current, *history][:HISTORY]
-        return self.model_copy(
-            update={
-                "current": version,
-                "history": history,
-                "generation": self.generation + 1,
-                "updated_at": time.time(),
-            }
-        )
+        return self.changed(current=version, history=history)
 
 
 class DesiredStore(Protocol):
@@ -75,7 +75,9 @@ class DesiredStore(Protocol):
 
     async def all(self) -> dict[str, Desired]: ...
 
-    async def put(self, desired: Desired) -> None: ...
+    async def put(self, desired: Desired) -> None:
+        """Writes `desired` over a lower generation only; else raises `WriteConflict`."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -92,6 +94,11 @@ class LocalDesiredStore:
         return dict(self._records)
 
     async def put(self, desired: Desired) -> None:
+        stored = self._records.get(desired.name)
+        if stored is not None and stored.generation >= desired.generation:
+            raise WriteConflict(
+                f"the desired state of {desired.name!r} is at generation {stored.generation}"
+            )
         self._records[desired.name] = desired
 
     async def close(self) -> None:

@@ -12,6 +12,7 @@ from starlette.types import Receive, Scope
 
 from mlapi.errors import BodyTooLarge
 from mlapi.http.middleware.limits import DISCARD_BYTES, body_too_large, discard
+from mlapi.validation import byte_count
 
 
 def too_large(max_bytes: int) -> BodyTooLarge:
@@ -20,7 +21,8 @@ def too_large(max_bytes: int) -> BodyTooLarge:
 
 async def read_body(scope: Scope, receive: Receive, max_bytes: int) -> bytes:
     declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+    size = None if declared is None else byte_count(declared)
+    if size is not None and size > max_bytes:
         await discard(receive, DISCARD_BYTES)
         raise too_large(max_bytes)
     chunks: list[bytes] = []

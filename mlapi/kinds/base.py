@@ -41,9 +41,11 @@ class Decoded:
 class Servable(abc.ABC):
     """One loaded version of a model. `run` is synchronous: the batcher calls it in a thread.
 
-    When the model runs in worker processes, the HTTP process holds a pickled copy of the
-    servable without its runtime (the attributes named in `runtime_attrs`): what `keys`,
-    `decode` and `card` need, and nothing that computes.
+    When the model runs in worker processes, the HTTP process holds a copy of the servable
+    without its runtime (the attributes named in `runtime_attrs`): what `keys`, `decode` and
+    `card` need, and nothing that computes. The worker sends it as data, not as a pickle
+    (`mlapi.workers.state`): its other attributes are plain values, tuples, dicts, tokenizers
+    and the value classes that module carries.
     """
 
     fingerprint: str

@@ -6,15 +6,17 @@ options (normalize, truncate) shape the answer, not the key (`mlapi.protocols.te
 
 from __future__ import annotations
 
+import dataclasses
 import struct
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from mlapi.fleet.admission import check_folder, load_roots
 from mlapi.kinds.base import Capability, Decoded, ModelKind, Servable
-from mlapi.runtime.embedder import EMBEDDING_FILES, Embedder, SentenceTransformerFolder
+from mlapi.runtime.embedder import Embedder, SentenceTransformerFolder
+from mlapi.runtime.select_embedding import EMBEDDING_VARIANTS, choose_embedding
 from mlapi.serving.parsing import check_texts
 from mlapi.serving.version import ModelVersion
 from mlapi.settings import Settings
@@ -42,7 +44,7 @@ class EmbeddingServable(Servable):
         self.version = version
         self.info = model.info
         self.fingerprint = model.info.fingerprint
-        self.tokenizer = model.tokenizer  # also in the HTTP process's copy
+        self.truncation = model.truncation  # also in the HTTP process's copy
         self.dim = self.width = model.width
         self.max_length = model.info.max_length
         self.packed = model.packed
@@ -60,7 +62,7 @@ class EmbeddingServable(Servable):
         return [encode(v, n) for v, n in zip(vectors, counts, strict=True)]
 
     def tokenize(self, keys: list[str]) -> list[list[int]]:
-        return [encoding.ids for encoding in self.tokenizer.encode_batch(keys)]
+        return self.truncation.ids(keys)
 
     def run_tokens(self, keys: list[str], tokens: list[list[int]]) -> list[bytes]:
         vectors = self.model.predict_ids(tokens)
@@ -83,21 +85,18 @@ class EmbeddingServable(Servable):
             "dimensions": self.dim,
             "pooling": self.pooling,
             "normalize": self.normalized,
+            "selection": info.selection,
         }
 
     def close(self) -> None:
         self.model.close()
 
 
-def runtime_for(variant: str, root: Path) -> str:
-    """`auto` serves the ONNX fp32 export when there is one, else torch fp32."""
-    if variant == "auto":
-        folder = SentenceTransformerFolder.read(root)
-        exported = (folder.transformer / "onnx" / EMBEDDING_FILES["fp32"]).is_file()
-        return "onnx-fp32" if exported else "torch-fp32"
-    served = ("onnx-fp32", "onnx-int8", "onnx-int8-mixed", "torch-fp32", "torch-bf16")
-    if variant not in served:
-        raise ValueError(f"embedding models serve {', '.join(served)}, not {variant}")
+def runtime_for(variant: str) -> str:
+    """A fixed variant (`auto` runs the trial: `mlapi.runtime.select_embedding`)."""
+    if variant not in EMBEDDING_VARIANTS:
+        served = ", ".join(EMBEDDING_VARIANTS)
+        raise ValueError(f"embedding models serve {served} or auto, not {variant}")
     return variant
 
 
@@ -107,14 +106,18 @@ class EmbeddingKind(ModelKind):
     max_items_setting = LIMIT
 
     def load(self, spec: ModelVersion, settings: Settings) -> EmbeddingServable:
-        folder = SentenceTransformerFolder.read(spec.path)
-        model = Embedder(
-            folder,
-            runtime=runtime_for(settings.variant, spec.path),
-            threads=settings.threads,
-            max_length=settings.max_length,
-            max_batch_size=settings.max_batch_size,
-        )
+        check_folder(spec.path, load_roots(settings, spec.path))  # every file under the roots
+        if settings.variant == "auto":  # the fastest faithful variant on this CPU
+            model, choice = choose_embedding(settings, spec.path)
+            model.info = dataclasses.replace(model.info, selection=choice.as_dict())
+        else:
+            model = Embedder(
+                SentenceTransformerFolder.read(spec.path),
+                runtime=runtime_for(settings.variant),
+                threads=settings.threads,
+                max_length=settings.max_length,
+                max_batch_size=settings.max_batch_size,
+            )
         for _ in range(settings.warmup_batches):
             model.predict(["warm up the model " * 4] * 8)
         return EmbeddingServable(model, spec.version)

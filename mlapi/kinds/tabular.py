@@ -19,6 +19,7 @@ import numpy.typing as npt
 import orjson
 
 from mlapi.errors import InvalidRequest, TooManyTexts
+from mlapi.fleet.admission import check_folder, load_roots
 from mlapi.kinds.base import Capability, Decoded, ModelKind, Servable
 from mlapi.kinds.text_classifier import decode_rows, encode_rows, valid_row
 from mlapi.serving.version import ModelVersion
@@ -32,7 +33,7 @@ class UntrustedModel(ValueError):
 
 
 class TabularServable(Servable):
-    runtime_attrs = ("_session", "_input", "_estimator")
+    runtime_attrs = ("_session", "_input", "_estimator", "_dtype")
 
     def __init__(self, folder: Path, runtime: str, threads: int) -> None:
         meta = json.loads((folder / META).read_text())
@@ -142,6 +143,7 @@ class TabularKind(ModelKind):
     def load(self, spec: ModelVersion, settings: Settings) -> TabularServable:
         if not (spec.path / META).is_file():
             raise FileNotFoundError(f"{spec.path} has no {META} (not a tabular model folder)")
+        check_folder(spec.path, load_roots(settings, spec.path))  # every file under the roots
         servable = TabularServable(spec.path, settings.tabular_runtime, settings.threads)
         servable.run([_key([0.0] * servable.n_features, 0, servable.n_features)])  # warm up
         return servable

@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from mlapi.fleet.admission import check_folder, load_roots
 from mlapi.kinds.base import Capability, Decoded, ModelKind, Servable
 from mlapi.runtime import Classifier, ClassifierLoader, load_classifier
 from mlapi.serving.parsing import check_texts
@@ -62,7 +63,7 @@ class ClassifierServable(Servable):
         self.version = version
         self.info = classifier.info
         self.fingerprint = classifier.info.fingerprint
-        self.tokenizer = classifier.tokenizer  # also in the HTTP process's copy
+        self.truncation = classifier.truncation  # also in the HTTP process's copy
         self.labels = classifier.info.labels
         self.width = len(self.labels)
         self.max_length = classifier.info.max_length
@@ -77,7 +78,7 @@ class ClassifierServable(Servable):
         return encode_rows(self.labels, self.classifier.predict(keys))
 
     def tokenize(self, keys: list[str]) -> list[list[int]]:
-        return [encoding.ids for encoding in self.tokenizer.encode_batch(keys)]
+        return self.truncation.ids(keys)
 
     def run_tokens(self, keys: list[str], tokens: list[list[int]]) -> list[bytes]:
         return encode_rows(self.labels, self.classifier.predict_ids(tokens))
@@ -108,6 +109,7 @@ class TextClassifierKind(ModelKind):
             raise FileNotFoundError(f"{spec.path} does not exist")
         if not (spec.path / "config.json").is_file():
             raise FileNotFoundError(f"{spec.path} has no config.json (not a model folder)")
+        check_folder(spec.path, load_roots(settings, spec.path))  # every file under the roots
         classifier = self.loader(settings, spec.path)
         classifier.warmup(settings.warmup_batches)
         return ClassifierServable(classifier, spec.version)

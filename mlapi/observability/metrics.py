@@ -69,6 +69,12 @@ QUEUE_WAIT = Histogram(
     M,
     buckets=LATENCY_BUCKETS,
 )
+BATCH_QUEUE_WAIT = Histogram(
+    "mlapi_batch_queue_wait_seconds",
+    "Time the oldest text of each batch waited in the queue: one observation per batch.",
+    M,
+    buckets=LATENCY_BUCKETS,
+)
 INFERENCE = Histogram(
     "mlapi_inference_seconds", "Wall time of one batch on the model.", M, buckets=LATENCY_BUCKETS
 )
@@ -89,6 +95,28 @@ REDIS_REJECTED = Counter(
     "that fails the signature check.",
     ["what"],
 )
+REDIS_STALE = Counter(
+    "mlapi_redis_records_stale",
+    "Validly signed shared records ignored because this replica has applied a newer generation "
+    "(a replay), or because their state would move backward.",
+    ["what"],
+)
+REDIS_UNREADABLE = Counter(
+    "mlapi_redis_records_unreadable",
+    "Shared records skipped because their name, JSON or Redis type cannot be read.",
+    ["what"],
+)
+DESIRED_MISSING = Gauge(
+    "mlapi_desired_state_missing",
+    "1 while Redis lacks (or holds an older generation of) the desired state of a model this "
+    "replica applied, and this replica cannot write it back.",
+    M,
+)
+DESIRED_REPUBLISHED = Counter(
+    "mlapi_desired_republished",
+    "Desired-state records this replica wrote back after Redis lost them.",
+    M,
+)
 OVERLOADS = Counter("mlapi_overload_rejections", "Requests refused because the queue was full.", M)
 MODEL_ERRORS = Counter("mlapi_model_errors", "Batches that failed in the model.", M)
 MODEL_INFO = Info("mlapi_model", "The version each model name serves.", M)
@@ -106,6 +134,10 @@ CRASHED_INPUTS = Counter(
     ["model", "outcome"],
 )
 READY = Gauge("mlapi_ready", "1 when /ready answers 200.")
+# The saturation signal an autoscaler reads per pod (docs/deploy/autoscaling.md).
+INFLIGHT = Gauge(
+    "mlapi_inflight_requests", "API requests in flight (probes and scrapes not counted)."
+)
 
 # Training jobs (POST /train).
 TRAIN_BUCKETS = (10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 21600, 43200)

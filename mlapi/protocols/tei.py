@@ -3,6 +3,8 @@ served by the first model that can embed."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
 from mlapi.errors import InvalidRequest
@@ -15,14 +17,21 @@ from mlapi.serving.deployment import Deployment
 from mlapi.validation import parse_json
 
 
-async def answer(deployment: Deployment, body: bytes, plane: DataPlane) -> Answer:
-    require(deployment, Capability.EMBED)
+def decode(body: bytes) -> tuple[list[Any], dict[str, bool]]:
+    """The texts (each checked by the model's `keys`) and the options, `normalize` and
+    `truncate`."""
     payload = parse_json(body)
-    texts = text_items(payload, "inputs")
+    texts = text_items(payload, "inputs")  # a dict's, or refused
     options = {key: payload.get(key, True) for key in ("normalize", "truncate")}
     for key, value in options.items():
         if not isinstance(value, bool):
             raise InvalidRequest(f'"{key}" must be true or false')
+    return texts, options
+
+
+async def answer(deployment: Deployment, body: bytes, plane: DataPlane) -> Answer:
+    require(deployment, Capability.EMBED)
+    texts, options = decode(body)
     result = await plane.infer(deployment, texts)
     decoded = result.decoded()
     if not options["truncate"] and decoded.tokens is not None:

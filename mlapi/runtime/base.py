@@ -15,10 +15,20 @@ import numpy as np
 import numpy.typing as npt
 from tokenizers import Tokenizer
 
+from mlapi.runtime.truncation import Truncation
+
 Probs = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+# What transformers reads of a folder besides config.json and the weights: the tokenizer's files.
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.txt",
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,28 @@ def fingerprint(files: Sequence[Path], *extra: str) -> str:
         with path.open("rb") as handle:
             digest.update(hashlib.file_digest(handle, "sha256").digest())
     return digest.hexdigest()[:16]
+
+
+def torch_files(folder: Path) -> list[Path]:
+    """What a transformers load of `folder` reads, for the fingerprint: config.json, the
+    tokenizer's files, and every weight file, single or sharded, safetensors or bin, with the
+    shards' index."""
+    named = [folder / name for name in ("config.json", *TOKENIZER_FILES)]
+    weights = sorted(
+        path
+        for path in folder.iterdir()
+        if path.suffix in (".safetensors", ".bin") or path.name.endswith(".index.json")
+    )
+    return [path for path in [*named, *weights] if path.is_file()]
+
+
+def onnx_files(graph: Path) -> list[Path]:
+    """An ONNX graph and every file ONNX Runtime may read as its external data: any file that
+    is not a graph in the graph's folder (ONNX Runtime refuses data outside that folder)."""
+    data = sorted(
+        path for path in graph.parent.rglob("*") if path.is_file() and path.suffix != ".onnx"
+    )
+    return [graph, *data]
 
 
 def softmax(logits: npt.NDArray[np.floating]) -> Probs:
@@ -120,8 +152,7 @@ class TextModel(abc.ABC):
     packed: bool = False
 
     def __init__(self, tokenizer: Tokenizer, max_length: int, max_batch_size: int) -> None:
-        tokenizer.no_padding()
-        tokenizer.enable_truncation(max_length)
+        self.truncation = Truncation(tokenizer, max_length)
         self._tokenizer = tokenizer
         self._max_batch_size = max_batch_size
         padding = tokenizer.padding
@@ -143,7 +174,7 @@ class TextModel(abc.ABC):
 
     def predict_counted(self, texts: Sequence[str]) -> tuple[Probs, list[int]]:
         """`predict`, and the tokens of each text (one tokenization for both)."""
-        ids = [encoding.ids for encoding in self._tokenizer.encode_batch(list(texts))]
+        ids = self.truncation.ids(texts)
         return self.predict_ids(ids), [len(row) for row in ids]
 
     def predict_ids(self, ids: Sequence[Sequence[int]]) -> Probs:

@@ -19,7 +19,16 @@ import numpy as np
 import numpy.typing as npt
 from tokenizers import Tokenizer
 
-from mlapi.runtime.base import IntArray, ModelInfo, Probs, TextModel, fingerprint
+from mlapi.errors import PathNotAllowed
+from mlapi.runtime.base import (
+    IntArray,
+    ModelInfo,
+    Probs,
+    TextModel,
+    fingerprint,
+    onnx_files,
+    torch_files,
+)
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -37,6 +46,18 @@ _FLAGS = {
     "cls": "pooling_mode_cls_token",
     "max": "pooling_mode_max_tokens",
 }
+
+
+def module_path(root: Path, module: dict[str, Any]) -> Path:
+    """A module's folder, which must lie inside the model's folder, links resolved: an
+    absolute path or one through `..` would load files from elsewhere."""
+    raw = module.get("path", "")
+    if not isinstance(raw, str):
+        raise ValueError(f"modules.json: a module's path must be a string, got {raw!r}")
+    path = root / raw
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise PathNotAllowed(f"modules.json: module path {raw!r} leaves the model folder {root}")
+    return path
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -63,12 +84,13 @@ class SentenceTransformerFolder:
         by_type = {m["type"].rsplit(".", 1)[-1]: m for m in modules}
         if "Transformer" not in by_type or "Pooling" not in by_type:
             raise ValueError(f"{modules_path}: needs a Transformer and a Pooling module")
-        pooling_cfg = json.loads((root / by_type["Pooling"]["path"] / "config.json").read_text())
+        pooling = module_path(root, by_type["Pooling"])
+        pooling_cfg = json.loads((pooling / "config.json").read_text())
         mode = pooling_cfg.get("pooling_mode")  # sentence-transformers 6; older ones: flags
         modes = [mode] if mode else [m for m in POOLING_MODES if pooling_cfg.get(_FLAGS[m])]
         if len(modes) != 1 or modes[0] not in POOLING_MODES:
             raise ValueError(f"pooling: one of {POOLING_MODES} is supported, got {pooling_cfg}")
-        transformer = root / by_type["Transformer"]["path"]
+        transformer = module_path(root, by_type["Transformer"])
         max_seq = _read(transformer / "sentence_bert_config.json").get("max_seq_length")
         if max_seq is None:  # sentence-transformers 6 keeps it in the tokenizer's config
             limit = _read(transformer / "tokenizer_config.json").get("model_max_length")
@@ -139,7 +161,7 @@ class Embedder(TextModel):
                 str(path), options, providers=["CPUExecutionProvider"]
             )
             self._inputs = {i.name for i in self._session.get_inputs()}
-            files.append(path)
+            files += onnx_files(path)
         else:
             import torch
             from transformers import AutoModel
@@ -149,7 +171,7 @@ class Embedder(TextModel):
             self._model = AutoModel.from_pretrained(folder.transformer, dtype=torch.float32).eval()
             if runtime == "torch-bf16":  # the whole model, as the classifiers' torch-bf16
                 self._model.to(torch.bfloat16)
-            files += [p for p in folder.transformer.glob("*.safetensors")]
+            files += torch_files(folder.transformer)
             if unpadded:
                 from mlapi.runtime.packed import packed_pooling
 

@@ -15,6 +15,7 @@ from mlapi.runtime.base import (
     fingerprint,
     labels_from_config,
     max_length_from_config,
+    onnx_files,
     read_config,
 )
 
@@ -61,7 +62,7 @@ class OnnxClassifier(Classifier):
         length = max_length_from_config(config, max_length)
         tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         super().__init__(tokenizer, length, max_batch_size)
-        files = [model_dir / "config.json", model_dir / "tokenizer.json", path]
+        files = [model_dir / "config.json", model_dir / "tokenizer.json", *onnx_files(path)]
         self.info = ModelInfo(
             name=str(config.get("_name_or_path") or model_dir.name),
             backend=f"onnx-{variant}",

@@ -1,9 +1,12 @@
 """`MLAPI_VARIANT=auto`: keep the variants that are faithful on this CPU, serve the fastest.
 
-Each candidate answers the calibration set batched (timed) and its first texts alone; its
-answers are compared with fp32's (`calibration.json` from the export, else the fp32 variant
-run here). The result is kept in `trial_dir`, keyed by the model files, the CPU's flags and the
-runtime versions, so a restart on the same node skips the trial.
+A variant whose export verdict (`calibration.json`, judged on every calibration sentence)
+fails is refused without a run. Each other candidate answers the first `TRIAL_SENTENCES`
+calibration sentences batched (timed) and its first texts alone; its answers are compared with
+fp32's (from the export, else the fp32 variant run here) within the bounds tightened by
+`TRIAL_MARGIN`. The result is kept in `trial_dir`, keyed by the model files, the CPU's flags
+and the runtime versions, so a restart on the same node skips the trial. Embedding models
+(`choose_embedding`) get the same trial, judged by cosine to fp32's vectors.
 """
 
 from __future__ import annotations
@@ -20,7 +23,13 @@ from typing import Any
 import numpy as np
 
 from mlapi.runtime.base import Classifier
-from mlapi.runtime.calibration import Calibration, Fidelity, default_sentences, fidelity
+from mlapi.runtime.calibration import (
+    TRIAL_MARGIN,
+    Calibration,
+    Fidelity,
+    default_sentences,
+    fidelity,
+)
 from mlapi.runtime.cpu import cpu_flags
 from mlapi.runtime.variants import AUTO_CANDIDATES, VARIANTS, Variant
 from mlapi.settings import Settings
@@ -37,6 +46,7 @@ class Trial:
     fidelity: dict[str, float] = field(default_factory=dict)
     faithful: bool = False
     skipped: str | None = None
+    verdict: dict[str, Any] | None = None  # the export's, on every calibration sentence
 
 
 @dataclass
@@ -72,8 +82,8 @@ def _versions() -> str:
     return ",".join(found)
 
 
-def trial_key(model_dir: Path, settings: Settings) -> str:
-    digest = hashlib.sha256()
+def trial_key(model_dir: Path, settings: Settings, kind: str = "") -> str:
+    digest = hashlib.sha256(kind.encode())
     for path in sorted(model_dir.rglob("*")):
         if path.is_file() and path.suffix in {".onnx", ".safetensors", ".bin", ".json"}:
             stat = path.stat()
@@ -106,7 +116,7 @@ def _reference(settings: Settings, model_dir: Path) -> tuple[Calibration, dict[s
     """The calibration set, and the fp32 model loaded to answer it when the export did not."""
     stored = Calibration.load(model_dir / "onnx")
     if stored is not None:
-        return Calibration(stored.sentences[:TRIAL_SENTENCES], stored.probs[:TRIAL_SENTENCES]), {}
+        return stored.head(TRIAL_SENTENCES), {}
     name = "onnx-fp32" if VARIANTS["onnx-fp32"].missing(model_dir) is None else "torch-fp32"
     reference = _load(VARIANTS[name], settings, model_dir)
     sentences = default_sentences(TRIAL_SENTENCES)
@@ -129,9 +139,17 @@ def run_trial(settings: Settings, model_dir: Path) -> tuple[Classifier, Choice]:
         candidates.append("torch-fp32")
     for name in candidates:
         variant = VARIANTS[name]
+        verdict = calibration.verdicts.get(name)
+        if verdict is not None and not verdict.faithful:
+            reason = f"not faithful on the export's {verdict.sentences} calibration sentences"
+            trials.append(Trial(name, skipped=reason, verdict=verdict.as_dict()))
+            logger.info("variant trial", extra={"trial": asdict(trials[-1])})
+            continue
         classifier = loaded.pop(name, None) or _load(variant, settings, model_dir)
         found, speed = measure(classifier, calibration)
-        trial = Trial(name, round(speed, 1), found.as_dict(), found.faithful(exact=variant.exact))
+        faithful = found.faithful(exact=variant.exact, margin=TRIAL_MARGIN)
+        trial = Trial(name, round(speed, 1), found.as_dict(), faithful)
+        trial.verdict = verdict.as_dict() if verdict is not None else None
         trials.append(trial)
         logger.info("variant trial", extra={"trial": asdict(trial)})
         if trial.faithful and (best is None or speed > best[0]):
@@ -147,15 +165,15 @@ def run_trial(settings: Settings, model_dir: Path) -> tuple[Classifier, Choice]:
     return best[1], choice
 
 
-def _store(settings: Settings, model_dir: Path) -> Path | None:
+def store_path(settings: Settings, model_dir: Path, kind: str = "") -> Path | None:
     if not settings.trial_dir:
         return None
-    return settings.trial_dir / f"{trial_key(model_dir, settings)}.json"
+    return settings.trial_dir / f"{trial_key(model_dir, settings, kind)}.json"
 
 
 def stored_variant(settings: Settings, model_dir: Path) -> str | None:
     """The variant this node's stored trial chose, if there is one (it is checked at load)."""
-    store = _store(settings, model_dir)
+    store = store_path(settings, model_dir)
     try:
         variant = json.loads(store.read_text())["variant"] if store is not None else None
     except (OSError, ValueError, KeyError, TypeError):
@@ -163,29 +181,43 @@ def stored_variant(settings: Settings, model_dir: Path) -> str | None:
     return variant if isinstance(variant, str) and variant in VARIANTS else None
 
 
+def read_stored(store: Path | None) -> Choice | None:
+    """The trial kept in `store`, or None (absent or unreadable: the trial runs again)."""
+    if store is None or not store.is_file():
+        return None
+    try:
+        data = json.loads(store.read_text())
+        return Choice(
+            data["variant"],
+            tuple(data["cpu"]),
+            [Trial(**t) for t in data["trials"]],
+            reused=True,
+            seconds=float(data.get("seconds", 0.0)),
+            stored=True,
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        logger.warning("ignoring stored trial %s: %s", store, exc)
+        return None
+
+
+def keep(store: Path | None, choice: Choice) -> None:
+    """Keep a trial for the next start on this node (`choice.stored` says whether it was)."""
+    if store is None:
+        return
+    try:
+        store.parent.mkdir(parents=True, exist_ok=True)
+        store.write_text(json.dumps(choice.as_dict()) + "\n")
+        choice.stored = True
+    except OSError as exc:
+        logger.warning("could not keep the trial in %s: %s", store, exc)
+
+
 def choose(settings: Settings, model_dir: Path) -> tuple[Classifier, Choice]:
     """The fastest faithful variant, from the stored trial of this node when there is one."""
-    store = _store(settings, model_dir)
-    if store is not None and store.is_file():
-        try:
-            data = json.loads(store.read_text())
-            choice = Choice(
-                data["variant"],
-                tuple(data["cpu"]),
-                [Trial(**t) for t in data["trials"]],
-                reused=True,
-                seconds=float(data.get("seconds", 0.0)),
-                stored=True,
-            )
-            return _load(VARIANTS[choice.variant], settings, model_dir), choice
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            logger.warning("ignoring stored trial %s: %s", store, exc)
+    store = store_path(settings, model_dir)
+    choice = read_stored(store)
+    if choice is not None and choice.variant in VARIANTS:
+        return _load(VARIANTS[choice.variant], settings, model_dir), choice
     classifier, choice = run_trial(settings, model_dir)
-    if store is not None:
-        try:
-            store.parent.mkdir(parents=True, exist_ok=True)
-            store.write_text(json.dumps(choice.as_dict()) + "\n")
-            choice.stored = True
-        except OSError as exc:
-            logger.warning("could not keep the trial in %s: %s", store, exc)
+    keep(store, choice)
     return classifier, choice

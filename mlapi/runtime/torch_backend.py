@@ -14,7 +14,6 @@ import numpy as np
 import numpy.typing as npt
 
 from mlapi.runtime.base import (
-    WEIGHT_FILES,
     Classifier,
     IntArray,
     ModelInfo,
@@ -24,6 +23,7 @@ from mlapi.runtime.base import (
     max_length_from_config,
     read_config,
     softmax,
+    torch_files,
 )
 from mlapi.runtime.packed import packed_forward, predict_packed
 
@@ -60,14 +60,12 @@ class TorchClassifier(Classifier):
         self.packed = self._packed is not None
         length = max_length_from_config(config, max_length)
         super().__init__(tokenizer.backend_tokenizer, length, max_batch_size)
-        files = [model_dir / "config.json", model_dir / "tokenizer.json"]
-        files += [model_dir / name for name in WEIGHT_FILES if (model_dir / name).is_file()]
         variant = "torch-bf16" if bf16 else "torch-fp32"
         self.info = ModelInfo(
             name=str(config.get("_name_or_path") or model_dir.name),
             backend=variant,
             fingerprint=fingerprint(
-                [f for f in files if f.is_file()],
+                torch_files(model_dir),
                 variant,
                 f"max_length={length}",
                 *(["packed"] if self.packed else []),

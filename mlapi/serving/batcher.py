@@ -89,6 +89,7 @@ class Batcher(Generic[T]):
         self._on_batch = on_batch
         self._depth = metrics.QUEUE_DEPTH.labels(model=model)
         self._wait = metrics.QUEUE_WAIT.labels(model=model)
+        self._batch_wait = metrics.BATCH_QUEUE_WAIT.labels(model=model)
         self._inference = metrics.INFERENCE.labels(model=model)
         self._sizes = metrics.BATCH_SIZE.labels(model=model)
         self._overloads = metrics.OVERLOADS.labels(model=model)
@@ -208,6 +209,7 @@ class Batcher(Generic[T]):
         started = time.perf_counter()
         for item in batch:
             self._wait.observe(started - item.queued_at)
+        self._batch_wait.observe(started - min(item.queued_at for item in batch))
         distinct = list(dict.fromkeys(item.key for item in batch))
         self._sizes.observe(len(distinct))
         ids = {item.key: item.tokens for item in batch}

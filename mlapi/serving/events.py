@@ -36,7 +36,6 @@ class MetricsListener:
                 "version": version.version,
                 "backend": card.backend,
                 "variant": card.backend,
-                "fingerprint": new.servable.fingerprint,
                 "cpu": ",".join(selection.get("cpu", ())),
             }
         )

@@ -169,9 +169,11 @@ class Registry:
         if version.kind not in self.kinds:
             raise ModelLoadFailed(f"unknown kind {version.kind!r}; known: {sorted(self.kinds)}")
         try:
-            return version.effective_settings(self.settings)
+            settings = version.effective_settings(self.settings)
         except InvalidModelSettings as exc:
             raise ModelLoadFailed(f"invalid settings for {version.name!r}: {exc}") from None
+        # The load reads every file under these roots (mlapi.fleet.admission.check_folder).
+        return settings.model_copy(update={"model_roots": ",".join(map(str, self.roots))})
 
     async def _build(self, slot: Slot, version: ModelVersion, settings: Settings) -> Deployment:
         try:

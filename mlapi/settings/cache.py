@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from typing import Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SIGNING_KEY = 16  # characters of MLAPI_REDIS_SIGNING_KEY
@@ -34,9 +36,21 @@ class CacheSettings(BaseSettings):
     )
     redis_signing_key: SecretStr | None = Field(
         None,
-        description="Key that signs what replicas share through Redis (training job records, "
-        "activations, texts that crash a model); a record that fails the check is ignored. "
-        "Unset: those stay on each replica and Redis holds only the cache.",
+        description="Key that signs what replicas share through Redis (the desired state, "
+        "training job records, activations, texts that crash a model) and authenticates cached "
+        "answers; a record or answer that fails the check is ignored. Unset: records stay on "
+        "each replica and Redis holds only the cache, unauthenticated (docs/security.md).",
+    )
+    redis_signing_keys: SecretStr | None = Field(
+        None,
+        description="Comma-separated signing keys for a rotation: the first signs, every one is "
+        "accepted (docs/operations.md, Rotating the signing key). Used in place of "
+        "MLAPI_REDIS_SIGNING_KEY; with both set, MLAPI_REDIS_SIGNING_KEY must be the first.",
+    )
+    require_signing_key: bool = Field(
+        False,
+        description="Refuse to start when MLAPI_REDIS_URL is set without a signing key, so that "
+        "a missing Secret never leaves cached answers unauthenticated (on in the prod overlay).",
     )
 
     @field_validator("redis_signing_key")
@@ -45,6 +59,46 @@ class CacheSettings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < MIN_SIGNING_KEY:
             raise ValueError(f"redis_signing_key must hold at least {MIN_SIGNING_KEY} characters")
         return value
+
+    @field_validator("redis_signing_keys")
+    @classmethod
+    def _keys_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        keys = [k.strip() for k in value.get_secret_value().strip().split(",")]
+        if any(len(k) < MIN_SIGNING_KEY for k in keys):
+            raise ValueError(
+                f"every key of redis_signing_keys must hold at least {MIN_SIGNING_KEY} "
+                "characters (an empty entry between commas is refused too)"
+            )
+        if len(set(keys)) < len(keys):
+            raise ValueError("redis_signing_keys holds a key twice")
+        return value
+
+    @model_validator(mode="after")
+    def _one_signing_key(self) -> Self:
+        single, keys = self.redis_signing_key, self.signing_keys()
+        if self.redis_signing_keys and single and single.get_secret_value() != keys[0]:
+            raise ValueError(
+                "MLAPI_REDIS_SIGNING_KEY and MLAPI_REDIS_SIGNING_KEYS are both set and "
+                "MLAPI_REDIS_SIGNING_KEY is not the first of MLAPI_REDIS_SIGNING_KEYS: set one, "
+                "or make the single key the first of the list (the key that signs)"
+            )
+        if self.require_signing_key and self.redis_url and not keys:
+            raise ValueError(
+                "MLAPI_REQUIRE_SIGNING_KEY is true and MLAPI_REDIS_URL is set but no signing key "
+                "is (MLAPI_REDIS_SIGNING_KEY or MLAPI_REDIS_SIGNING_KEYS): refusing to share "
+                "unauthenticated answers and records through Redis"
+            )
+        return self
+
+    def signing_keys(self) -> list[str]:
+        """The signing keys, the one that signs first; [] when none is set."""
+        if self.redis_signing_keys is not None:
+            return [k.strip() for k in self.redis_signing_keys.get_secret_value().split(",")]
+        if self.redis_signing_key is not None:
+            return [self.redis_signing_key.get_secret_value()]
+        return []
 
     @field_validator("redis_url")
     @classmethod

@@ -43,7 +43,14 @@ ModelSettings = create_model(  # the same types, bounds and descriptions as Sett
         for name in PER_MODEL
     },
 )
-SECRETS = {"api_keys", "admin_keys", "redis_password", "redis_signing_key", "sentry_dsn"}
+SECRETS = {
+    "api_keys",
+    "admin_keys",
+    "redis_password",
+    "redis_signing_key",
+    "redis_signing_keys",
+    "sentry_dsn",
+}
 
 
 class InvalidModelSettings(ValueError):

@@ -67,9 +67,10 @@ class ServingSettings(BaseSettings):
     )
     model_roots: str | None = Field(
         None,
-        description="Comma-separated folders that admin loads and training may read models "
-        "from. Unset: the folders holding the configured models, MLAPI_MODEL_REPOSITORY and "
-        "MLAPI_TRAIN_DIR.",
+        description="Comma-separated folders that model loads (configured, admin, training) "
+        "may read files from, links resolved; never /. Unset: the folders holding the "
+        "configured models (a model folder itself when it sits in /), MLAPI_MODEL_REPOSITORY "
+        "and MLAPI_TRAIN_DIR.",
     )
     model_repository: Path | None = Field(
         None,
@@ -175,6 +176,20 @@ class ServingSettings(BaseSettings):
         description="A connection whose request line and headers are not complete this long "
         "after they began (or after it opened) is closed.",
     )
+    body_idle_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="A request body that sends nothing for this long while the server waits "
+        "for it gets 408 and the connection is closed.",
+    )
+    body_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="A request body not complete this long after its headers gets 408 and "
+        "the connection is closed (at least MLAPI_BODY_IDLE_TIMEOUT_S).",
+    )
     max_connections: int = Field(
         1024,
         ge=1,
@@ -221,6 +236,14 @@ class ServingSettings(BaseSettings):
     )
     host: str = Field("0.0.0.0", description="Bind address of `python -m mlapi`.")
     port: int = Field(8000, ge=1, le=65535, description="Port of `python -m mlapi`.")
+    probe_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="A second port of `python -m mlapi` that serves only /health, /ready and "
+        "/v2/health/*, outside MLAPI_MAX_CONNECTIONS (the bundle sets 8081 for the kubelet). "
+        "Unset: the probes are served on MLAPI_PORT only.",
+    )
 
     @field_validator("log_level")
     @classmethod
@@ -231,8 +254,16 @@ class ServingSettings(BaseSettings):
         return level
 
     _serving_empty_is_none = field_validator(
-        "trial_dir", "models", "model_repository", mode="before"
+        "trial_dir", "models", "model_repository", "probe_port", mode="before"
     )(empty_is_none)
+
+    @field_validator("model_roots")
+    @classmethod
+    def _roots_not_top(cls, value: str | None) -> str | None:
+        for raw in (value or "").split(","):
+            if raw.strip() and Path(raw.strip()).resolve() == Path("/"):
+                raise ValueError(f"{raw.strip()!r} resolves to /: a model root cannot be /")
+        return value
 
     @field_validator("auto_variants")
     @classmethod
@@ -242,6 +273,18 @@ class ServingSettings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown variants {sorted(unknown)}; known: {sorted(VARIANT_NAMES)}")
         return ",".join(names)
+
+    @model_validator(mode="after")
+    def _body_timeouts_in_order(self) -> Self:
+        if self.body_timeout_s < self.body_idle_timeout_s:
+            raise ValueError("body_timeout_s must be >= body_idle_timeout_s")
+        return self
+
+    @model_validator(mode="after")
+    def _probe_port_apart(self) -> Self:
+        if self.probe_port is not None and self.probe_port == self.port:
+            raise ValueError("probe_port must differ from port")
+        return self
 
     @model_validator(mode="after")
     def _queue_holds_a_request(self) -> Self:

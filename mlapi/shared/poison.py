@@ -1,13 +1,19 @@
 """The poison list in Redis: one set per model fingerprint (`mlapi:poison:<fingerprint>`).
 
 Each member is an input's digest signed under the set's key: a member written without
-`MLAPI_REDIS_SIGNING_KEY` matches nothing, so Redis alone refuses no input.
+`MLAPI_REDIS_SIGNING_KEY` matches nothing, so Redis alone refuses no input. A member is bound to
+its model's fingerprint (the set's key): copied or replayed into another model's set it matches
+nothing there, and replayed into its own it refuses only the text that crashed that very model.
+A key of another type is skipped, counted in `mlapi_redis_records_unreadable_total`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from redis.exceptions import ResponseError
+
+from mlapi.observability import metrics
 from mlapi.shared.stores import SignedRedis
 
 
@@ -19,7 +25,13 @@ class RedisPoisonSet:
 
     async def contains(self, digests: Sequence[str]) -> list[bool]:
         """Whether each digest is in the set (one round trip)."""
-        flags = await self._client.smismember(self._key, [self._member(d) for d in digests])
+        try:
+            flags = await self._client.smismember(self._key, [self._member(d) for d in digests])
+        except ResponseError as exc:
+            if "WRONGTYPE" not in str(exc):
+                raise
+            metrics.REDIS_UNREADABLE.labels(what="poison list").inc()
+            return [False] * len(digests)
         return [bool(flag) for flag in flags]
 
     async def add(self, digest: str) -> None:

@@ -3,9 +3,11 @@
 Writes into MODEL_DIR/onnx/: model.onnx (fp32), model.int8.onnx (every projection in int8:
 per-token activations, per-channel 7-bit weights, see `mlapi.tools.quantize`), model.int8-mixed.onnx
 (the sensitive projections left in fp32), model.q8.onnx (8-bit weights in blocks of 32, int8
-activations per block: ONNX Runtime's MatMulNBits) and calibration.json (sentences and the
-fp32 model's answers), which `MLAPI_VARIANT=auto` checks every variant against at start-up. The onnx
-variants are served with the tokenizer.json of MODEL_DIR.
+activations per block: ONNX Runtime's MatMulNBits) and calibration.json: the sentences (up to
+`MAX_CALIBRATION`; give real held-out text with `--calibration FILE`), the fp32 model's answers
+and each exported variant's verdict against them on all the sentences, which
+`MLAPI_VARIANT=auto` honours at start-up before checking the variant again on that CPU. The
+onnx variants are served with the tokenizer.json of MODEL_DIR.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from mlapi.runtime.calibration import Calibration, default_sentences
+from mlapi.runtime.calibration import Calibration, Verdict, default_sentences, fidelity
 from mlapi.runtime.onnx_backend import ONNX_FILES
 from mlapi.tools.quantize import quantize_blocks, quantize_per_token
 
 logger = logging.getLogger("mlapi.export")
+MAX_CALIBRATION = 1000  # sentences kept (evenly spread over a longer file); SST-2 dev is 872
+VERDICT_BATCH = 32  # the export judges each variant batched as served, ...
+VERDICT_ALONE = 64  # ... and its first sentences alone too
 
 
 def export_fp32(model_dir: Path, out: Path, opset: int = 17) -> Path:
@@ -61,13 +66,35 @@ def export_int8(fp32: Path, out: Path) -> list[Path]:
     ]
 
 
+def spread(sentences: list[str], count: int = MAX_CALIBRATION) -> list[str]:
+    """At most `count` of `sentences`, evenly spread (a file sorted by anything stays varied)."""
+    if len(sentences) <= count:
+        return sentences
+    return [sentences[i * len(sentences) // count] for i in range(count)]
+
+
 def write_calibration(model_dir: Path, sentences: list[str]) -> Path:
-    """The fp32 export's answers on `sentences`, one text at a time (no batch effects)."""
+    """The fp32 export's answers on `sentences`, one text at a time (no batch effects), and
+    every other exported variant's verdict on all of them."""
     from mlapi.runtime.onnx_backend import OnnxClassifier
 
-    fp32 = OnnxClassifier(model_dir, variant="fp32", threads=1, max_length=None, max_batch_size=1)
-    probs = np.vstack([fp32.predict([text]) for text in sentences])
-    return Calibration(sentences, probs).save(model_dir / "onnx")
+    def load(precision: str, batch: int) -> OnnxClassifier:
+        return OnnxClassifier(
+            model_dir, variant=precision, threads=1, max_length=None, max_batch_size=batch
+        )
+
+    probs = np.vstack([load("fp32", 1).predict([text]) for text in sentences])
+    verdicts = {}
+    for precision, name in ONNX_FILES.items():
+        if precision == "fp32" or not (model_dir / "onnx" / name).is_file():
+            continue
+        variant = load(precision, VERDICT_BATCH)
+        alone = np.vstack([variant.predict([t]) for t in sentences[:VERDICT_ALONE]])
+        found = fidelity(probs, variant.predict(sentences), alone)
+        verdicts[f"onnx-{precision}"] = verdict = Verdict(found, len(sentences))
+        variant.close()
+        logger.info("export verdict onnx-%s: %s", precision, verdict.as_dict())
+    return Calibration(sentences, probs, verdicts).save(model_dir / "onnx")
 
 
 def export(model_dir: Path, *, int8: bool = True, sentences: list[str] | None = None) -> list[Path]:
@@ -76,7 +103,7 @@ def export(model_dir: Path, *, int8: bool = True, sentences: list[str] | None = 
     written = [fp32]
     if int8:
         written += export_int8(fp32, out)
-    written.append(write_calibration(model_dir, sentences or default_sentences()))
+    written.append(write_calibration(model_dir, spread(sentences or default_sentences())))
     return written
 
 
@@ -145,7 +172,8 @@ def build_parser(
     parser.add_argument(
         "--calibration",
         type=Path,
-        help="sentences, one per line, that the variants are checked on (default: built in)",
+        help="real held-out sentences, one per line, that the variants are judged on (a few "
+        f"hundred; at most {MAX_CALIBRATION} are kept; default: built in)",
     )
     return parser
 

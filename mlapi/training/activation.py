@@ -4,7 +4,6 @@ met, on an admin's request, and on other replicas once one has activated a model
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -13,10 +12,9 @@ from mlapi.errors import InvalidJob, MLAPIError
 from mlapi.fleet.control import Fleet
 from mlapi.serving.registry import Registry
 from mlapi.serving.version import LoadRequest
-from mlapi.training.schemas import Activation, JobRecord
+from mlapi.training.schemas import JOB_ID, Activation, JobRecord
 
 logger = logging.getLogger("mlapi.training")
-JOB_ID = re.compile(r"[0-9a-f]{16}")  # secrets.token_hex(8)
 KIND = "text-classifier"  # what the trainer makes
 
 

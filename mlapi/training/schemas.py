@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -14,6 +15,25 @@ ACTIVE: frozenset[str] = frozenset({"queued", "running"})
 FINISHED: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 MODEL_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 COLUMN = re.compile(r"^[^\t,\n\r]{1,64}$")
+JOB_ID = re.compile(r"[0-9a-f]{16}")  # creation time in whole seconds (8 hex), 8 random hex
+_RANK = {"queued": 0, "running": 1, "succeeded": 2, "failed": 2, "cancelled": 2}
+
+
+def forward(stored: str, new: str) -> bool:
+    """Whether a record in state `stored` may be written in state `new`: queued, running, then
+    one end, which never changes again."""
+    if stored in FINISHED:
+        return new == stored
+    return _RANK[new] >= _RANK[stored]
+
+
+def new_job_id(now: float) -> str:
+    return f"{int(now):08x}{secrets.token_hex(4)}"
+
+
+def created_at_of(job_id: str) -> float | None:
+    """When a job was created, read from its id; None for what is no job id."""
+    return float(int(job_id[:8], 16)) if JOB_ID.fullmatch(job_id) else None
 
 
 class Hyperparameters(BaseModel):
@@ -151,6 +171,9 @@ class JobRecord(BaseModel):
     finished_at: float | None = None
     updated_at: float
     expires_at: float | None = Field(None, description="When the record is dropped (finished).")
+    generation: int = Field(
+        0, ge=0, description="Raised by one at each write; a write over another one is refused."
+    )
 
 
 class JobList(BaseModel):

@@ -15,10 +15,10 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from mlapi.errors import BodyTooLarge, InvalidJob, JobFinished, JobNotFound
+from mlapi.errors import BodyTooLarge, InvalidJob, JobFinished, JobLost, JobNotFound, WriteConflict
 from mlapi.fleet.admission import check_path, data_roots
 from mlapi.fleet.control import Fleet
 from mlapi.observability import metrics
@@ -36,6 +36,7 @@ from mlapi.training.schemas import (
     JobRecord,
     JobState,
     TrainRequest,
+    new_job_id,
 )
 from mlapi.training.store import JobStore
 
@@ -80,7 +81,7 @@ class JobService:
     # --- the API ---------------------------------------------------------------------------
 
     async def submit(self, request: TrainRequest) -> JobRecord:
-        job_id = secrets.token_hex(8)
+        job_id = new_job_id(time.time())
         workdir = self.settings.train_dir / job_id
         base = Path(request.base_model)
         if not (base / "config.json").is_file():
@@ -121,16 +122,23 @@ class JobService:
             created_at=now,
             updated_at=now,
         )
-        await self.store.put(record)
+        record = await self.store.put(record)
         logger.info("training job queued", extra={"job": job_id, "model": request.model})
         self._wake.set()
         return record
 
     async def get(self, job_id: str) -> JobRecord:
         record = await self.store.get(job_id)
-        if record is None:
-            raise JobNotFound(f"no training job {job_id!r} (finished jobs expire)")
-        return record
+        if record is not None:
+            return record
+        since = await self.store.lost_since(job_id)
+        if since is not None:
+            raise JobLost(
+                f"the record of job {job_id!r} was lost: the job store holds records since "
+                f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(since))}, after the job was "
+                "created (Redis lost its data)"
+            )
+        raise JobNotFound(f"no training job {job_id!r} (finished jobs expire)")
 
     async def list_jobs(self) -> list[JobRecord]:
         return await self.store.list()
@@ -151,8 +159,7 @@ class JobService:
             raise InvalidJob(f"job {job_id} is {record.state}; only a succeeded job's model loads")
         activation = await self.activator.load(record, "activated by POST /train/{id}/activate")
         record = record.model_copy(update={"activation": activation, "updated_at": time.time()})
-        await self.store.put(record)
-        return record
+        return await self.store.put(record)
 
     # --- the supervisor --------------------------------------------------------------------
 
@@ -208,23 +215,27 @@ class JobService:
                 if record.state in ACTIVE and record.owner != self.owner:
                     if now - record.updated_at <= self.settings.train_stale_s:
                         continue
-                    record = await self._take_over(record)
-                if record.state in ACTIVE and record.owner == self.owner:
+                    with _skip_conflict(record):
+                        mine.append(await self._take_over(record))
+                elif record.state in ACTIVE and record.owner == self.owner:
                     mine.append(record)
+            mine = [record for record in mine if record.owner == self.owner]
             running = 0
             for record in mine:
-                if record.state == "running" and await self._check(record):
-                    running += 1
+                with _skip_conflict(record):
+                    if record.state == "running" and await self._check(record):
+                        running += 1
             for record in mine:
                 if record.state != "queued":
                     continue
-                if await self.store.cancel_requested(record.id):
-                    await self._finish(record, "cancelled")
-                elif running < self.settings.train_max_running:
-                    await self._start(record)
-                    running += 1
-                else:
-                    await self.store.put(record.model_copy(update={"updated_at": time.time()}))
+                with _skip_conflict(record):
+                    if await self.store.cancel_requested(record.id):
+                        await self._finish(record, "cancelled")
+                    elif running < self.settings.train_max_running:
+                        await self._start(record)
+                        running += 1
+                    else:
+                        await self.store.put(record.model_copy(update={"updated_at": time.time()}))
             await self.activator.follow(records)
             counts = {state: 0 for state in STATES}
             for record in await self.store.list():
@@ -247,6 +258,13 @@ class JobService:
             check_path(Path(request.dataset), [*data_roots(self.settings), workdir])
 
     async def _start(self, record: JobRecord) -> None:
+        if await asyncio.to_thread(output_of(self.settings.train_dir, record.id).exists):
+            # A queued record of a job that ran before: a replayed record, not a job to run again
+            metrics.REDIS_STALE.labels(what="training job record").inc()
+            await self._finish(
+                record, "failed", error="its model folder exists: it ran before; not run again"
+            )
+            return
         try:
             await self.runner.start(self._spec(record))
         except Exception as exc:
@@ -273,7 +291,8 @@ class JobService:
         if status.state == "failed":
             await self._finish(record, "failed", error=status.error)
             return False
-        await self.store.put(record.model_copy(update={"updated_at": time.time()}))  # heartbeat
+        # heartbeat
+        record = await self.store.put(record.model_copy(update={"updated_at": time.time()}))
         activation = await self.activator.on_success(record)
         await self._finish(record, "succeeded", activation=activation)
         return False
@@ -283,14 +302,11 @@ class JobService:
         if unstarted or (self.runner.adopts and record.runner == self.runner.name):
             logger.info("training job taken over", extra={"job": record.id, "from": record.owner})
             update = {"owner": self.owner, "updated_at": time.time(), "runner": self.runner.name}
-            record = record.model_copy(update=update)
-            await self.store.put(record)
-            return record
+            return await self.store.put(record.model_copy(update=update))
         quiet = round(time.time() - record.updated_at)
-        await self._finish(
+        return await self._finish(
             record, "failed", error=f"its replica {record.owner} stopped ({quiet} s without word)"
         )
-        return record.model_copy(update={"state": "failed"})
 
     async def _finish(
         self,
@@ -299,7 +315,7 @@ class JobService:
         *,
         error: str | None = None,
         activation: Activation | None = None,
-    ) -> None:
+    ) -> JobRecord:
         now = time.time()
         record = record.model_copy(
             update={
@@ -311,7 +327,7 @@ class JobService:
                 "expires_at": now + self.settings.train_ttl_s,
             }
         )
-        await self.store.put(record)
+        record = await self.store.put(record)
         seconds = now - (record.started_at or record.created_at)
         metrics.TRAIN_FINISHED.labels(state=state).inc()
         metrics.TRAIN_SECONDS.labels(state=state).observe(seconds)
@@ -320,6 +336,16 @@ class JobService:
             logger.error("training job failed: %s", error, extra={**fields, "error": error})
         else:
             logger.info("training job %s", state, extra=fields)
+        return record
+
+
+@contextlib.contextmanager
+def _skip_conflict(record: JobRecord) -> Iterator[None]:
+    """Another replica wrote the job meanwhile: leave it to the next pass, which reads it."""
+    try:
+        yield
+    except WriteConflict as exc:
+        logger.info("training job changed meanwhile (%s); next pass", exc.message)
 
 
 def _write(path: Path, data: bytes) -> None:

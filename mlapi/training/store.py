@@ -13,11 +13,15 @@ import time
 from pathlib import Path
 from typing import Protocol
 
-from mlapi.training.schemas import JobRecord
+from mlapi.errors import WriteConflict
+from mlapi.training.schemas import JobRecord, forward
 
 
 class JobStore(Protocol):
-    async def put(self, record: JobRecord) -> None: ...
+    async def put(self, record: JobRecord) -> JobRecord:
+        """Writes the next generation of `record` (returned); `WriteConflict` where the stored
+        record is not the one `record` was made from, or its state would move backward."""
+        ...
 
     async def get(self, job_id: str) -> JobRecord | None: ...
 
@@ -28,6 +32,10 @@ class JobStore(Protocol):
     async def request_cancel(self, job_id: str) -> None: ...
 
     async def cancel_requested(self, job_id: str) -> bool: ...
+
+    async def lost_since(self, job_id: str) -> float | None:
+        """When the store began, where `job_id` is older: its record was lost."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -62,18 +70,29 @@ class SQLiteJobStore:
         connection.execute(SCHEMA)
         return connection
 
-    def _put(self, record: JobRecord) -> None:
+    def _put(self, record: JobRecord) -> JobRecord:
+        written = record.model_copy(update={"generation": record.generation + 1})
         with self._connect() as db:
+            row = db.execute("select record from jobs where id = ?", (record.id,)).fetchone()
+            stored = JobRecord.model_validate_json(row[0]) if row else None
+            if stored is not None and (
+                stored.generation != record.generation or not forward(stored.state, record.state)
+            ):
+                raise WriteConflict(
+                    f"job {record.id} is at generation {stored.generation} ({stored.state}), "
+                    f"not {record.generation}"
+                )
             db.execute(
                 "insert into jobs (id, created_at, expires_at, record) values (?, ?, ?, ?) "
                 "on conflict(id) do update set expires_at = excluded.expires_at, "
                 "record = excluded.record",
-                (record.id, record.created_at, record.expires_at, record.model_dump_json()),
+                (record.id, record.created_at, record.expires_at, written.model_dump_json()),
             )
             db.execute(
                 "delete from jobs where expires_at is not null and expires_at <= ?", (now(),)
             )
         db.close()
+        return written
 
     def _rows(self, where: str, args: tuple[object, ...]) -> list[tuple[str, int]]:
         if not self.path.exists():
@@ -92,8 +111,8 @@ class SQLiteJobStore:
             db.execute("update jobs set cancel = 1 where id = ?", (job_id,))
         db.close()
 
-    async def put(self, record: JobRecord) -> None:
-        await asyncio.to_thread(self._put, record)
+    async def put(self, record: JobRecord) -> JobRecord:
+        return await asyncio.to_thread(self._put, record)
 
     async def get(self, job_id: str) -> JobRecord | None:
         rows = await asyncio.to_thread(self._rows, "and id = ?", (job_id,))
@@ -109,6 +128,9 @@ class SQLiteJobStore:
     async def cancel_requested(self, job_id: str) -> bool:
         rows = await asyncio.to_thread(self._rows, "and id = ?", (job_id,))
         return bool(rows and rows[0][1])
+
+    async def lost_since(self, job_id: str) -> float | None:
+        return None  # a file on this replica's disk: kept or lost with the replica
 
     async def close(self) -> None:
         return None

@@ -18,7 +18,7 @@ from mlapi.kinds.base import ModelKind, Servable
 from mlapi.observability.logs import configure_logging
 from mlapi.serving.version import ModelVersion
 from mlapi.settings import Settings
-from mlapi.workers import protocol
+from mlapi.workers import protocol, state
 
 logger = logging.getLogger("mlapi.worker")
 
@@ -44,10 +44,11 @@ def serve(inbox: BinaryIO, outbox: BinaryIO) -> int:
     configure_logging(settings.log_level)
     try:
         servable: Servable = kind.load(spec, settings)
+        described = state.dump(servable)  # data only: the server unpickles nothing of ours
     except Exception as exc:  # the server reports it as a failed load
-        protocol.write(outbox, ("failed", f"{type(exc).__name__}: {exc}"))
+        protocol.write(outbox, protocol.failed(f"{type(exc).__name__}: {exc}"))
         return 1
-    protocol.write(outbox, ("ready", os.getpid(), servable))
+    protocol.write(outbox, protocol.ready(os.getpid(), described))
     while (message := protocol.read(inbox)) is not None:
         if message[0] == "stop":
             break
@@ -56,9 +57,9 @@ def serve(inbox: BinaryIO, outbox: BinaryIO) -> int:
             rows = servable.run(keys) if tokens is None else servable.run_tokens(keys, tokens)
         except Exception as exc:  # a failed batch: its requests fail, the worker lives on
             logger.error("batch failed: %s", "".join(traceback.format_exception(exc)))
-            protocol.write(outbox, ("error", batch_id, f"{type(exc).__name__}: {exc}"))
+            protocol.write(outbox, protocol.error(batch_id, f"{type(exc).__name__}: {exc}"))
         else:
-            protocol.write(outbox, ("done", batch_id, rows))
+            protocol.write(outbox, protocol.done(batch_id, rows))
     servable.close()
     return 0
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from mlapi.settings import Settings
 from mlapi.settings.per_model import per_worker
+from mlapi.workers import isolation
 from mlapi.workers.child_env import import_path, inherited
 
 _started: list[subprocess.Popen[bytes]] = []
@@ -54,7 +55,9 @@ def preload_for(settings: Settings) -> list[str]:
 
 
 def start_early(settings: Settings) -> int:
-    """Start the served model's workers; how many were started."""
+    """Start the served model's workers; how many were started. First, whatever the settings,
+    the server makes itself non-dumpable: no child of it reads its memory or environment."""
+    isolation.protect_server()
     preload = preload_for(settings)
     if not preload or not hasattr(os, "pidfd_open"):  # Linux: how an adopted exit is seen
         return 0

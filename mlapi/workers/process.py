@@ -15,7 +15,7 @@ from mlapi.kinds.base import ModelKind, Servable
 from mlapi.serving.version import ModelVersion
 from mlapi.settings import Settings
 from mlapi.settings.per_model import for_worker
-from mlapi.workers import early, protocol
+from mlapi.workers import early, isolation, protocol, state
 
 logger = logging.getLogger("mlapi.workers")
 _batch_ids = itertools.count(1)
@@ -50,6 +50,7 @@ class WorkerProcess:
         """Spawn the process and load the model; the servable comes back without its runtime."""
         self._exited.clear()
         self.state, self.exit_code = "starting", None
+        isolation.protect_server()  # before any worker runs: it cannot read the server's memory
         started = early.take() if self.spec.name == "default" else None
         if started is not None:  # started before the server booted, importing its runtime
             self._proc = await early.Adopted.adopt(started)
@@ -66,14 +67,22 @@ class WorkerProcess:
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._proc.stdin.write(protocol.pack(("init", self.spec, self.kind, self.settings)))
         await self._proc.stdin.drain()
-        reply = await protocol.read_async(self._proc.stdout)
-        if reply is None or reply[0] != "ready":
+        try:
+            reply = await protocol.read_async(self._proc.stdout)
+            servable = (
+                state.restore(self.kind, reply.servable)
+                if isinstance(reply, protocol.Ready)
+                else None
+            )
+        except (protocol.ProtocolError, state.StateError) as exc:
+            logger.error("worker %s sent a malformed reply; killing it: %s", self.pid, exc)
+            self.kill()
+            reply, servable = protocol.Failed(f"malformed reply from the worker: {exc}"), None
+        if servable is None:
             await self._reap()
-            reason = reply[1] if reply is not None else f"exited with {self.exit_code}"
+            reason = reply.message if isinstance(reply, protocol.Failed) else None
             self.state = "failed"
-            raise WorkerStartFailed(str(reason))
-        servable = reply[2]
-        assert isinstance(servable, Servable)
+            raise WorkerStartFailed(reason or f"exited with {self.exit_code}")
         self.started_at = self.last_seen = time.time()
         self.state = "idle"
         self._reader = asyncio.create_task(self._read(), name=f"mlapi-worker-{self.index}")
@@ -112,17 +121,30 @@ class WorkerProcess:
 
     async def _read(self) -> None:
         assert self._proc is not None and self._proc.stdout is not None
-        while (message := await protocol.read_async(self._proc.stdout)) is not None:
+        while True:
+            try:
+                reply = await protocol.read_async(self._proc.stdout)
+            except protocol.ProtocolError as exc:  # a failed worker: its batch fails with it
+                logger.error("worker %s sent a malformed reply; killing it: %s", self.pid, exc)
+                self.kill()
+                continue  # until the end of its output
+            if reply is None:
+                break
             self.last_seen = time.time()
-            kind, batch_id, payload = message
             pending = self._pending
-            if pending is None or pending[0] != batch_id or pending[1].done():
+            if not isinstance(reply, protocol.Done | protocol.BatchError):
+                logger.error(
+                    "worker %s sent %s while serving; killing it", self.pid, type(reply).__name__
+                )
+                self.kill()
+                continue
+            if pending is None or pending[0] != reply.batch or pending[1].done():
                 continue
             self.batches += 1
-            if kind == "done":
-                pending[1].set_result(payload)
+            if isinstance(reply, protocol.Done):
+                pending[1].set_result(reply.rows)
             else:
-                pending[1].set_exception(ModelFailure(f"model error: {payload}"))
+                pending[1].set_exception(ModelFailure(f"model error: {reply.message}"))
         await self._reap()
         if self._pending is not None and not self._pending[1].done():
             self._pending[1].set_exception(

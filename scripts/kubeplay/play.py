@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MLAPI_IMAGE = "localhost/mlapi:image-test"
 BASE_IMAGE = "localhost/mlapi-base:bookworm"
 PLAYED = {"ConfigMap", "Deployment", "PersistentVolumeClaim"}
+VOLUMES = {"PersistentVolumeClaim", "ConfigMap"}  # podman keeps a volume for each it mounted
 # Every podman call of the play reads this file (CONTAINERS_CONF). runc, as scripts/image-test.sh
 # uses: crun refuses pods on hosts that mount cgroups v1 or hybrid; runc runs on v1 and v2 alike.
 CONTAINERS_CONF = (
@@ -94,6 +95,7 @@ class Play:
         self.settings = settings or {}  # ConfigMap values changed on purpose (--fail-closed)
         self.train_mount = train_mount  # components/training's claim, volume and mount
         self.api_port = free_port()
+        self.probe_port = free_port()  # MLAPI_PROBE_PORT: what the mlapi probes call
         self.redis_port = free_port()
         self.secret_names: list[str] = []
         self.kube_file = workdir / f"{overlay}.yaml"
@@ -102,6 +104,7 @@ class Play:
         self.env = {**os.environ, "CONTAINERS_CONF": str(conf)}
         self.probes: dict[str, dict[str, Any]] = {}
         self.secrets: dict[str, dict[str, str]] = {}
+        self.secret_files: list[str] = []  # ConfigMaps that stand in for Secret volumes
 
     def podman(self, *args: str, stdin: str | None = None, check: bool = True) -> str:
         result = subprocess.run(
@@ -166,6 +169,7 @@ class Play:
                     container.setdefault("env", []).extend(
                         [
                             {"name": "MLAPI_PORT", "value": str(port)},
+                            {"name": "MLAPI_PROBE_PORT", "value": str(self.probe_port)},
                             {"name": "MLAPI_HOST", "value": "127.0.0.1"},
                         ]
                     )
@@ -176,7 +180,31 @@ class Play:
                         str(port),
                     ]
                     container["args"] += ["--bind", "127.0.0.1"]
+        pods = [d["spec"]["template"]["spec"] for d in played if d["kind"] == "Deployment"]
+        for pod in pods:
+            played += self.secret_volumes(pod)
         return played
+
+    def secret_volumes(self, pod: Doc) -> list[Doc]:
+        """Secret volumes as ConfigMap volumes with the Secret's values: podman 4.3 panics on a
+        Secret volume (kube play, VolumeFromSecret). The files and their paths are the same."""
+        out = []
+        for volume in pod.get("volumes", []):
+            if "secret" not in volume:
+                continue
+            name = volume.pop("secret")["secretName"]
+            played = f"{name}-secret-volume"
+            volume["configMap"] = {"name": played}
+            out.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": played},
+                    "data": dict(self.secrets[name]),
+                }
+            )
+            self.secret_files.append(played)
+        return out
 
     def expand(self, container: Doc, args: list[str]) -> list[str]:
         """`$(VAR)` in args, from the container's env, as the kubelet does (podman 4 does not)."""
@@ -212,10 +240,13 @@ class Play:
         for name in self.secret_names:
             self.podman("secret", "rm", name, check=False)
         # podman keeps a volume per claim and per ConfigMap it mounted: those of this play.
-        for doc in (d for d in self.docs if d["kind"] in {"PersistentVolumeClaim", "ConfigMap"}):
-            name = doc["metadata"]["name"]
-            if name in self.podman("volume", "ls", "--format", "{{.Name}}").split():
-                self.podman("volume", "rm", "-f", name, check=False)
+        names = [
+            *(d["metadata"]["name"] for d in self.docs if d["kind"] in VOLUMES),
+            *self.secret_files,
+        ]
+        volumes = self.podman("volume", "ls", "--format", "{{.Name}}").split()
+        for name in (n for n in names if n in volumes):
+            self.podman("volume", "rm", "-f", name, check=False)
 
     def container(self, deployment: str) -> str:
         """podman's name for the first container of a Deployment's pod."""
@@ -245,7 +276,7 @@ class Play:
 
     def probe(self, deployment: str, kind: str) -> bool:
         spec = self.probes[deployment][kind]
-        port = self.api_port if deployment == "mlapi" else self.redis_port
+        port = self.probe_port if deployment == "mlapi" else self.redis_port
         timeout = spec.get("timeoutSeconds", 1)
         if "tcpSocket" in spec:
             try:

@@ -190,18 +190,29 @@ def test_dev_admits_the_namespaces_own_pods_and_prod_does_not(rendered: Docs) ->
 
 
 def test_redis_evicts_only_ttl_keys_and_admits_only_the_acl_user(rendered: Docs) -> None:
-    conf = find(rendered["prod"], "ConfigMap", "mlapi-redis")["data"]["redis.conf"]
+    data = find(rendered["prod"], "ConfigMap", "mlapi-redis")["data"]
+    conf = data["redis.conf"]
     assert "maxmemory-policy volatile-lru" in conf and "maxmemory " in conf
-    assert "user default off" in conf and "requirepass" not in conf
-    redis = containers(find(rendered["prod"], "Deployment", "mlapi-redis"))[0]
-    user = redis["args"][redis["args"].index("--user") + 1 :]
+    assert "requirepass" not in conf and "\nuser " not in "\n" + conf  # users: the ACL file only
+    acl_file = next(line.split()[1] for line in conf.splitlines() if line.startswith("aclfile "))
+    script = data["start.sh"]
+    assert f"> {acl_file}" in script and 'echo "user default off ' in script
     url_user = find(rendered["prod"], "ConfigMap", "mlapi")["data"]["MLAPI_REDIS_URL"]
-    assert user[:3] == [url_user.split("//")[1].split("@")[0], "on", ">$(REDIS_PASSWORD)"]
-    assert redis["env"][0]["valueFrom"]["secretKeyRef"]["name"] == "mlapi-redis"
+    assert f'echo "user {url_user.split("//")[1].split("@")[0]} on #$hash ' in script
+    assert script.rstrip().endswith('exec redis-server "$@"')
+    redis = containers(find(rendered["prod"], "Deployment", "mlapi-redis"))[0]
+    assert redis["command"] == ["sh", "/etc/redis/start.sh"]
+    assert redis["args"] == ["/etc/redis/redis.conf"] and "env" not in redis
 
 
 def test_training_job_is_separate_and_writes_to_its_claim(rendered: Docs) -> None:
-    assert not [d for d in rendered["prod"] if d["kind"] in {"Job", "PersistentVolumeClaim"}]
+    assert not [d for d in rendered["prod"] if d["kind"] == "Job"]
+    claims = [
+        d["metadata"]["name"] for d in rendered["prod"] if d["kind"] == "PersistentVolumeClaim"
+    ]
+    assert claims == [
+        "mlapi-redis-data"
+    ]  # Redis's own; no trainer claim outside the training overlay
     job = find(rendered["jobs"], "Job", "mlapi-trainer")
     pod = job["spec"]["template"]["spec"]
     claim = next(v for v in pod["volumes"] if "persistentVolumeClaim" in v)

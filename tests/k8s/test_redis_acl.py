@@ -1,109 +1,42 @@
-"""The bundle's Redis, run from the rendered config and args: mlapi's own code works as its ACL
-user, everything else is refused, and cache writes never evict a job record."""
+"""The bundle's Redis, run from the rendered config, start script and ACL rules: mlapi's own code
+works as its ACL user, everything else is refused, the password is on no command line, and cache
+writes never evict a job record."""
 
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from redis.exceptions import AuthenticationError, NoPermissionError, ResponseError
 
-from harness.servers import free_port, wait_for_port
 from mlapi.cache import build_cache
 from mlapi.fleet.desired import Desired
-from mlapi.settings import Settings
 from mlapi.shared.desired import RedisDesiredStore, build_desired_store
 from mlapi.shared.jobs import RedisJobStore
 from mlapi.training.build import build_store
-from mlapi.training.schemas import JobRecord, TrainRequest
 from mlapi.workers.poison import PoisonList
-from tests.binaries import require_binary
-from tests.k8s.conftest import find
-
-PASSWORD = "acl-test-password"
-
-
-class BundleRedis:
-    def __init__(self, port: int, url: str) -> None:
-        self.port = port
-        self.url = url
-
-    def client(self, **kwargs: Any) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, **kwargs)
-
-
-def start_bundle_redis(
-    docs: list[dict[str, Any]], workdir: Path, *extra: str
-) -> tuple[subprocess.Popen[bytes], BundleRedis]:
-    conf = find(docs, "ConfigMap", "mlapi-redis")["data"]["redis.conf"]
-    # /data is the pod's emptyDir: here, the test's own folder.
-    (workdir / "redis.conf").write_text(conf.replace("dir /data\n", f"dir {workdir}\n"))
-    pod = find(docs, "Deployment", "mlapi-redis")["spec"]["template"]["spec"]
-    args = pod["containers"][0]["args"]
-    assert args[0] == "/etc/redis/redis.conf"
-    args = [a.replace("$(REDIS_PASSWORD)", PASSWORD) for a in args[1:]]
-    port = free_port()
-    process = subprocess.Popen(
-        [require_binary("redis-server"), str(workdir / "redis.conf"), *args]
-        + ["--port", str(port), "--bind", "127.0.0.1", *extra],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port)
-    except TimeoutError:
-        process.kill()
-        process.wait()
-        raise
-    url = find(docs, "ConfigMap", "mlapi")["data"]["MLAPI_REDIS_URL"]
-    return process, BundleRedis(port, url.replace("mlapi-redis:6379", f"127.0.0.1:{port}"))
+from tests.k8s.redis_bundle import (
+    PASSWORD,
+    BundleRedis,
+    NotStarted,
+    job,
+    settings_for,
+    start_bundle_redis,
+)
 
 
 @pytest.fixture
 def bundle_redis(
     rendered: dict[str, list[dict[str, Any]]], tmp_path: Path
 ) -> Iterator[BundleRedis]:
-    process, server = start_bundle_redis(rendered["prod"], tmp_path)
+    server = start_bundle_redis(rendered["prod"], tmp_path / "pod")
     try:
         yield server
     finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def settings_for(server: BundleRedis, workdir: Path) -> Settings:
-    """The bundle's Redis settings (a signing key where the service has that setting)."""
-    signing = (
-        {"redis_signing_key": "s" * 32} if "redis_signing_key" in Settings.model_fields else {}
-    )
-    return Settings(
-        redis_url=server.url,
-        redis_password=PASSWORD,
-        cache_size=0,
-        train_dir=workdir / "train",
-        **signing,
-    )
-
-
-def job(job_id: str) -> JobRecord:
-    now = time.time()
-    return JobRecord(
-        id=job_id,
-        state="running",
-        runner="kubernetes",
-        model="m",
-        request=TrainRequest(model="m", base_model="/base", dataset="/data.tsv"),
-        owner="replica-a",
-        output_path=f"/work/train/{job_id}/model",
-        created_at=now,
-        updated_at=now,
-    )
+        server.stop()
 
 
 def test_mlapi_code_runs_as_the_acl_user(bundle_redis: BundleRedis, tmp_path: Path) -> None:
@@ -121,12 +54,12 @@ def test_mlapi_code_runs_as_the_acl_user(bundle_redis: BundleRedis, tmp_path: Pa
 
         store = build_store(settings)
         assert isinstance(store, RedisJobStore)
-        await store.put(job("j1"))
+        written = await store.put(job("j1"))
         assert (await store.get("j1")) is not None
         assert [r.id for r in await store.list()] == ["j1"]
         await store.request_cancel("j1")
         assert await store.cancel_requested("j1")
-        await store.put(job("j1").model_copy(update={"expires_at": 1.0}))
+        await store.put(written.model_copy(update={"expires_at": 1.0}))
         assert await store.list() == []  # an expired record is deleted
         await store.close()
 
@@ -163,11 +96,33 @@ def test_everything_else_is_refused(bundle_redis: BundleRedis) -> None:
     user.close()
 
 
+def test_the_password_is_on_no_command_line(bundle_redis: BundleRedis) -> None:
+    """redis-server (the start script's process, after its exec) has neither the password nor
+    a file holding it on its command line or in its environment; the ACL file has its hash."""
+    pid = bundle_redis.process.pid
+    assert PASSWORD not in " ".join(bundle_redis.argv)
+    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    assert cmdline.startswith(b"redis-server")  # exec'd: the same process, no shell around it
+    assert PASSWORD.encode() not in cmdline
+    assert PASSWORD.encode() not in Path(f"/proc/{pid}/environ").read_bytes()
+    acl = (bundle_redis.pod / "acl" / "users.acl").read_text()
+    assert PASSWORD not in acl and "user mlapi on #" in acl
+    assert bundle_redis.client(username="mlapi", password=PASSWORD).ping()
+
+
+def test_an_empty_password_file_stops_the_start(
+    rendered: dict[str, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    with pytest.raises(NotStarted) as refused:
+        start_bundle_redis(rendered["prod"], tmp_path / "pod", password="")
+    assert refused.value.code != 0 and "Secret mlapi-redis" in refused.value.log
+
+
 def test_cache_writes_never_evict_a_job_record(
     rendered: dict[str, list[dict[str, Any]]], tmp_path: Path
 ) -> None:
     """The reproduction: a job record vanished under `allkeys-lru` after 40k cache writes."""
-    process, server = start_bundle_redis(rendered["prod"], tmp_path, "--maxmemory", "4mb")
+    server = start_bundle_redis(rendered["prod"], tmp_path / "pod", "--maxmemory", "4mb")
     settings = settings_for(server, tmp_path)
 
     async def scenario() -> None:
@@ -188,5 +143,4 @@ def test_cache_writes_never_evict_a_job_record(
     try:
         asyncio.run(scenario())
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        server.stop()

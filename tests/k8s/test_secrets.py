@@ -83,13 +83,17 @@ def test_with_every_value_given_every_reference_is_made(rendered: Docs, overlay:
         overlay, MLAPI_API_KEYS="k1,k2", MLAPI_ADMIN_KEYS="a1", SENTRY_DSN="https://x@y/1"
     )
     refs = {(name, key) for name, key, _ in references(rendered[overlay])}
-    assert created(secrets) == refs  # every reference made, and nothing that is not used
+    made = created(secrets)
+    assert {r for r in refs if r[1] != "*"} <= made  # every key referenced is made
+    whole = {name for name, key in refs if key == "*"}  # a volume reads every key of its Secret
+    assert {m for m in made if m not in refs and m[0] not in whole} == set()  # nothing unused
+    assert {name for name, _ in made} == {name for name, _ in refs}
     values = {
         s["metadata"]["name"]: base64.b64decode(next(iter(s["data"].values()))).decode()
         for s in secrets
     }
     assert values["mlapi-api-keys"] == "k1,k2" and values["mlapi-admin-keys"] == "a1"
-    assert len(values["mlapi-redis"]) >= 32
+    assert len(values["mlapi-redis"]) >= 32 and len(values["mlapi-signing"]) >= 32
 
 
 def test_prod_fails_closed_on_api_keys(rendered: Docs) -> None:
@@ -120,3 +124,48 @@ def test_the_docs_use_the_same_command_and_names(rendered: Docs) -> None:
         assert f"kubectl create namespace {namespace(rendered[overlay])}" in text
     for name, _, _ in references(rendered["prod"]):
         assert f"`{name}`" in text, name
+
+
+def pods(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {
+        d["metadata"]["name"]: d["spec"]["template"]["spec"]
+        for d in docs
+        if d["kind"] in {"Deployment", "Job", "StatefulSet", "DaemonSet"}
+    }
+
+
+@pytest.mark.parametrize("overlay", [*OVERLAYS, "prod-training"])
+def test_the_redis_password_and_the_signing_key_are_separate_secrets(
+    rendered: Docs, overlay: str
+) -> None:
+    """Redis reads only its password (a file); the signing key is in a Secret of its own that
+    only the mlapi container reads."""
+    secrets = {s["metadata"]["name"]: set(s["data"]) for s in make(overlay)}
+    assert secrets["mlapi-redis"] == {"password"}
+    assert secrets["mlapi-signing"] == {"signing-key"}
+    by_pod = {
+        name: {
+            ref for ref in references([{"kind": "Deployment", "spec": {"template": {"spec": s}}}])
+        }
+        for name, s in pods(rendered[overlay]).items()
+    }
+    assert {(n, k) for n, k, _ in by_pod["mlapi-redis"]} == {("mlapi-redis", "*")}
+    readers = [pod for pod, refs in by_pod.items() if any(n == "mlapi-signing" for n, _, _ in refs)]
+    assert readers == ["mlapi"]
+
+
+@pytest.mark.parametrize("overlay", [*OVERLAYS, "prod-training", "jobs"])
+def test_no_secret_reaches_a_command_line(rendered: Docs, overlay: str) -> None:
+    """No container's command or arguments name a variable that holds a Secret (the kubelet
+    would expand it into the process list), and Redis has no Secret in its environment."""
+    for name, pod in pods(rendered[overlay]).items():
+        for container in pod["containers"] + pod.get("initContainers", []):
+            secret_vars = {
+                e["name"]
+                for e in container.get("env", [])
+                if "secretKeyRef" in e.get("valueFrom", {})
+            }
+            line = " ".join(container.get("command", []) + container.get("args", []))
+            assert not [v for v in secret_vars if f"$({v})" in line], (name, container["name"])
+            if name == "mlapi-redis":
+                assert not secret_vars and not container.get("envFrom")

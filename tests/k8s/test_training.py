@@ -132,6 +132,31 @@ def mutations() -> dict[str, Any]:
         "host network": lambda j: pod(j).update(hostNetwork=True),
         "the runner's account": lambda j: pod(j).update(serviceAccountName="mlapi-train-runner"),
         "a token": lambda j: pod(j).update(automountServiceAccountToken=True),
+        # The attacks of issue #36 from model code holding the runner's token:
+        "a command": lambda j: container(j).update(command=["sh", "-c", "cat /work/*"]),
+        "an argument that is no flag": lambda j: container(j)["args"].append("/tmp/evil.py"),
+        "the Redis claim": lambda j: pod(j)["volumes"].append(
+            {"name": "r", "persistentVolumeClaim": {"claimName": "mlapi-redis-data"}}
+        ),
+        "a model claim as the work volume": lambda j: pod(j)["volumes"][0].update(
+            persistentVolumeClaim={"claimName": "models"}
+        ),
+        "a ConfigMap volume": lambda j: pod(j)["volumes"].append(
+            {"name": "c", "configMap": {"name": "mlapi"}}
+        ),
+        "an NFS volume": lambda j: pod(j)["volumes"].append(
+            {"name": "n", "nfs": {"server": "10.0.0.1", "path": "/"}}
+        ),
+        "a hostPort": lambda j: container(j).update(
+            ports=[{"containerPort": 8080, "hostPort": 8080}]
+        ),
+        "Unconfined seccomp": lambda j: pod(j)["securityContext"].update(
+            seccompProfile={"type": "Unconfined"}
+        ),
+        "Unconfined seccomp in the container": lambda j: container(j)["securityContext"].update(
+            seccompProfile={"type": "Unconfined"}
+        ),
+        "no seccomp profile": lambda j: pod(j)["securityContext"].pop("seccompProfile"),
     }
 
 
@@ -246,3 +271,46 @@ def test_only_the_training_overlay_grants_any_rights(rendered: Docs) -> None:
     for overlay in ("dev", "prod"):
         kinds = {d["kind"] for d in rendered[overlay]}
         assert not kinds & {"Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"}
+
+
+def test_the_runners_job_uses_only_what_the_policy_allows(rendered: Docs, tmp_path: Path) -> None:
+    """The admitted Job is the narrow one: the image's entrypoint, flags, the claim, emptyDirs."""
+    spec = pod(runner_job(rendered, tmp_path))
+    [trainer] = spec["containers"]
+    assert "command" not in trainer and all(a.startswith("--") for a in trainer["args"])
+    assert {next(k for k in v if k != "name") for v in spec["volumes"]} == {
+        "persistentVolumeClaim",
+        "emptyDir",
+    }
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+
+
+def test_trainers_have_no_network_at_all(rendered: Docs, tmp_path: Path) -> None:
+    policy = find(docs(rendered), "NetworkPolicy", "mlapi-trainer")["spec"]
+    assert sorted(policy["policyTypes"]) == ["Egress", "Ingress"]
+    assert "egress" not in policy and "ingress" not in policy  # deny all, DNS included
+    labels = runner_job(rendered, tmp_path)["spec"]["template"]["metadata"]["labels"]
+    assert policy["podSelector"]["matchLabels"].items() <= labels.items()
+    env = {
+        e["name"]: e.get("value")
+        for e in pod(runner_job(rendered, tmp_path))["containers"][0]["env"]
+    }
+    assert env["HF_HUB_OFFLINE"] == "1"  # fails at once rather than waiting on the hub
+
+
+def test_only_the_training_overlay_mounts_a_token(rendered: Docs) -> None:
+    """The runner runs in the serving process, so prod-training projects the runner's token
+    into the mlapi container; every other pod of every overlay has none."""
+    for overlay in ("dev", "prod", "prod-training"):
+        for doc in (d for d in rendered[overlay] if d["kind"] == "Deployment"):
+            spec = doc["spec"]["template"]["spec"]
+            assert spec["automountServiceAccountToken"] is False
+            tokens = [
+                v
+                for v in spec.get("volumes", [])
+                if any(
+                    "serviceAccountToken" in s for s in v.get("projected", {}).get("sources", [])
+                )
+            ]
+            expected = 1 if (overlay, doc["metadata"]["name"]) == ("prod-training", "mlapi") else 0
+            assert len(tokens) == expected, (overlay, doc["metadata"]["name"])

@@ -58,8 +58,15 @@ def test_vectors_equal_sentence_transformers(st_dir: Path, runtime: str) -> None
 def client(st_dir: Path, tmp_path: Path, redis_server: RedisServer) -> Iterator[TestClient]:
     config = tmp_path / "models.yaml"
     config.write_text(f"models:\n  - {{name: minilm, path: {st_dir}, kind: embedding}}\n")
+    # fp32: these tests compare with sentence-transformers' own answers to 1e-5 (`auto` may
+    # pick a faster variant within the cosine bounds of docs/variants.md)
     settings = Settings(
-        models=config, trial_dir=None, threads=1, access_log=False, redis_url=redis_server.url
+        models=config,
+        variant="torch-fp32",
+        trial_dir=None,
+        threads=1,
+        access_log=False,
+        redis_url=redis_server.url,
     )
     with TestClient(create_app(settings)) as test_client:
         yield test_client

@@ -49,11 +49,10 @@ def test_put_get_list_in_age_order(store: JobStore) -> None:
         now = time.time()
         assert await store.list() == [] and await store.get("a") is None
         await store.put(record("b", now))
-        await store.put(record("a", now - 10))
+        first = await store.put(record("a", now - 10))
         assert [r.id for r in await store.list()] == ["a", "b"]
-        updated = record("a", now - 10).model_copy(update={"state": "running"})
-        await store.put(updated)
-        assert await store.get("a") == updated
+        updated = await store.put(first.model_copy(update={"state": "running"}))
+        assert await store.get("a") == updated and updated.generation == 2
         await store.close()
 
     asyncio.run(scenario())
@@ -80,10 +79,10 @@ def test_finished_records_expire(store: JobStore) -> None:
 def test_a_cancel_request_survives_record_updates(store: JobStore) -> None:
     async def scenario() -> None:
         now = time.time()
-        await store.put(record("a", now))
+        first = await store.put(record("a", now))
         assert not await store.cancel_requested("a")
         await store.request_cancel("a")
-        await store.put(record("a", now).model_copy(update={"updated_at": now + 1}))
+        await store.put(first.model_copy(update={"updated_at": now + 1}))
         assert await store.cancel_requested("a")
         await store.close()
 

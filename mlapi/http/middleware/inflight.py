@@ -1,10 +1,12 @@
-"""The count of requests in flight, which the drain waits for (`Lifecycle.inflight`)."""
+"""The count of requests in flight, which the drain waits for (`Lifecycle.inflight`) and an
+autoscaler reads per pod (`mlapi_inflight_requests`)."""
 
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mlapi.app.lifecycle import Lifecycle
+from mlapi.observability.metrics import INFLIGHT
 
 # Probes and scrapes: they never hold a drain back.
 UNTRACKED = frozenset({"/health", "/ready", "/metrics"})
@@ -23,7 +25,9 @@ class InFlightMiddleware:
             return
         lifecycle = self.lifecycle
         lifecycle.inflight += 1
+        INFLIGHT.inc()
         try:
             await self.app(scope, receive, send)
         finally:
             lifecycle.inflight -= 1
+            INFLIGHT.dec()

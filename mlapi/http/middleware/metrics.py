@@ -21,6 +21,7 @@ from mlapi.observability.metrics import (
     HTTP_RESPONSE_SIZE,
     HTTP_TOTAL,
 )
+from mlapi.validation import byte_count
 
 # Set by a layer that already knows the route template (the fast lane), read here.
 HANDLER_KEY = "mlapi.handler"
@@ -32,7 +33,7 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 def _content_length(headers: Any) -> int:
     for name, value in headers:
         if name == b"content-length":
-            return int(value) if value.isdigit() else 0
+            return byte_count(value) or 0
     return 0
 
 

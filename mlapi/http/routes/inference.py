@@ -24,6 +24,7 @@ from mlapi.http.schemas import ErrorBody, PredictRequest, PredictResponse
 from mlapi.protocols import native, openai, tei
 from mlapi.protocols.base import Codec
 from mlapi.protocols.v2 import codec as v2
+from mlapi.protocols.v2.request import InferRequest
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ EMBED = "/embed"
 OPENAI = "/v1/embeddings"
 V2_INFER = "/v2/models/{name}/infer"
 V2_VERSION_INFER = "/v2/models/{name}/versions/{version}/infer"
-_V2_BODY = v2.InferRequest.model_json_schema()
+_V2_BODY = InferRequest.model_json_schema()
 ROUTES = (
     InferenceRoute(
         PREDICT,

@@ -4,6 +4,9 @@ Inputs are tensors, in JSON or in the binary tensor data extension
 (`mlapi.protocols.v2.binary`, tritonclient's default): one BYTES tensor of texts for a text
 model, one numeric `[N, features]` tensor for a tabular model. Outputs: `probabilities` and
 `label` for a model with labels, `embedding` for one that embeds. Errors are `{"error": "..."}`.
+
+The request is typed (`mlapi.protocols.v2.request`) before it is used, and each input's shape is
+held to the model's element cap (`Limits`) before its data is read.
 """
 
 from __future__ import annotations
@@ -14,19 +17,18 @@ from typing import Any
 
 import numpy as np
 import orjson
-from pydantic import BaseModel, Field, ValidationError
 
-from mlapi.errors import InvalidRequest
+from mlapi.errors import InvalidRequest, TooManyTexts
 from mlapi.kinds import Capability
 from mlapi.protocols.base import JSON, Answer, Call, served_by
 from mlapi.protocols.v2 import binary as v2_binary
+from mlapi.protocols.v2.request import InferInput, InferRequest, infer_request
 from mlapi.runtime.embedder import normalize
 from mlapi.serving.dataplane import DataPlane, Result
 from mlapi.serving.deployment import Deployment
-from mlapi.validation import first_problem, parse_json
+from mlapi.validation import parse_json
 
 NUMERIC = frozenset({"FP32", "FP64", "INT64", "INT32"})
-MAX_DIMS = 8
 
 
 @dataclass(frozen=True)
@@ -47,19 +49,34 @@ class V2Tensor:
         }
 
 
-class InferInput(BaseModel):
-    name: str
-    shape: list[int]
-    datatype: str
-    data: list[Any] | None = None  # None: sent as binary data (parameters.binary_data_size)
-    parameters: dict[str, Any] | None = None
+@dataclass(frozen=True)
+class Limits:
+    """What one request to a model may hold: `elements` per input tensor (its count limit, texts
+    or rows, times `width`, the features of a row model), checked on the shape before any data
+    is read; `setting` names the count limit."""
 
+    elements: int
+    setting: str
+    width: int | None = None
 
-class InferRequest(BaseModel):
-    id: str | None = None
-    inputs: list[InferInput] = Field(..., min_length=1)
-    outputs: list[dict[str, Any]] | None = None
-    parameters: dict[str, Any] | None = None
+    @classmethod
+    def of(cls, deployment: Deployment) -> Limits:
+        embeds = deployment.kind.capability is Capability.EMBED
+        setting = "max_embedding_texts" if embeds else "max_texts"
+        width = deployment.servable.input_width
+        return cls(getattr(deployment.settings, setting) * (width or 1), setting, width)
+
+    def count(self, given: InferInput) -> int:
+        """The elements of an input's shape, within the cap."""
+        count = math.prod(given.shape)  # at most 8 dimensions, none negative: no overflow
+        if count > self.elements:
+            rows = f" x {self.width} features" if self.width else ""
+            raise TooManyTexts(
+                f"input {given.name!r}: shape {given.shape} holds {count} elements, at most "
+                f"{self.elements} per request (MLAPI_{self.setting.upper()}{rows})",
+                limit=self.setting,
+            )
+        return count
 
 
 def _flatten(data: list[Any]) -> list[Any]:
@@ -77,16 +94,15 @@ def _flatten(data: list[Any]) -> list[Any]:
     return flat
 
 
-def parse_infer(body: bytes, declared: str | None) -> InferRequest:
-    """The request, every input's data in `data` (binary tensor data decoded)."""
+def parse_infer(body: bytes, declared: str | None, limits: Limits) -> InferRequest:
+    """The request, every input's data in `data` (binary tensor data decoded once its shape
+    is within `limits` and its size holds exactly that shape)."""
     header, tail = v2_binary.split(body, declared)
-    try:
-        parsed = InferRequest.model_validate(parse_json(header))
-    except ValidationError as exc:
-        raise InvalidRequest(first_problem(exc.errors())) from None
+    parsed = infer_request(parse_json(header))
     offset = 0
     for given in parsed.inputs:
-        size = v2_binary.binary_size(given.name, given.parameters)
+        count = limits.count(given)
+        size = given.parameters.binary_data_size if given.parameters else None
         if size is None:
             if given.data is None:
                 raise InvalidRequest(f"input {given.name!r}: data is required")
@@ -95,7 +111,8 @@ def parse_infer(body: bytes, declared: str | None) -> InferRequest:
             raise InvalidRequest(
                 f"input {given.name!r}: binary_data_size {size} runs past the body's binary data"
             )
-        given.data = v2_binary.decode(given.name, given.datatype, tail[offset : offset + size])
+        raw = tail[offset : offset + size]
+        given.data = v2_binary.decode(given.name, given.datatype, count, raw)
         offset += size
     if offset != len(tail):
         raise InvalidRequest(f"{len(tail) - offset} bytes of binary data belong to no input")
@@ -103,24 +120,19 @@ def parse_infer(body: bytes, declared: str | None) -> InferRequest:
 
 
 def tensor(given: InferInput) -> V2Tensor:
-    """A request tensor whose shape holds exactly its data (no negative or huge dimension)."""
+    """A request tensor whose shape (typed: no negative dimension, at most 8, within the
+    element cap) holds exactly its data."""
     data = _flatten(given.data or [])
     shape = given.shape
-    if len(shape) > MAX_DIMS or any(d < 0 for d in shape):
-        raise InvalidRequest(
-            f"input {given.name!r}: shape {shape[: MAX_DIMS + 1]} must have at most {MAX_DIMS} "
-            "dimensions, none negative"
-        )
-    if math.prod(shape) != len(data):  # Python ints: no overflow
+    if math.prod(shape) != len(data):
         raise InvalidRequest(
             f"input {given.name!r}: shape {shape} does not match {len(data)} elements"
         )
     return V2Tensor(given.name, given.datatype.upper(), shape, data)
 
 
-def items_of(tensors: list[V2Tensor], deployment: Deployment) -> list[Any]:
-    """Texts from the one BYTES tensor, or rows from the one numeric `[N, features]` one."""
-    width = deployment.servable.input_width
+def items_of(tensors: list[V2Tensor], width: int | None) -> list[Any]:
+    """Texts from the one BYTES tensor, or rows from the one numeric `[N, width]` one."""
     if width is None:
         texts = [t for t in tensors if t.datatype == "BYTES"]
         if len(texts) != 1:
@@ -191,21 +203,27 @@ def encode(
     return Answer(b"".join([header, *binary]), "application/octet-stream", headers)
 
 
+def decode(body: bytes, declared: str | None, limits: Limits) -> tuple[InferRequest, list[Any]]:
+    """A request body (`declared`: its Inference-Header-Content-Length) as the typed request
+    and the model's inputs (texts or rows); every problem is an `MLAPIError`."""
+    parsed = parse_infer(body, declared, limits)
+    return parsed, items_of([tensor(t) for t in parsed.inputs], limits.width)
+
+
 class V2:
     name = "v2"
 
     async def handle(self, call: Call, plane: DataPlane) -> Answer:
         name = call.params["name"]
         deployment = plane.model(name, call.params.get("version"))
-        parsed = parse_infer(call.body, call.headers.get(v2_binary.HEADER))
-        items = items_of([tensor(t) for t in parsed.inputs], deployment)
+        parsed, items = decode(call.body, call.headers.get(v2_binary.HEADER), Limits.of(deployment))
         result = await plane.infer(deployment, items)
         outputs = outputs_of(result, deployment.kind.capability)
         if parsed.outputs:
-            wanted = {o.get("name") for o in parsed.outputs}
+            wanted = {o.name for o in parsed.outputs}
             unknown = wanted - {o.name for o in outputs}
             if unknown:
-                raise InvalidRequest(f"unknown outputs {sorted(map(str, unknown))}")
+                raise InvalidRequest(f"unknown outputs {sorted(unknown)}")
             outputs = [o for o in outputs if o.name in wanted]
         answer: dict[str, Any] = {"model_name": name, "model_version": deployment.version.version}
         if parsed.id is not None:
