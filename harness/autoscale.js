@@ -4,7 +4,8 @@
 // threshold so that the summary holds the p99 of each step.
 // Env: BASE_URL, STAGES ("20s:10,30s:40,20s:10": duration:target VUs, ramped linearly within a
 // stage), SUMMARY, SLO_MS (default 300), PER_REQUEST (default 10), SENTENCES (optional JSON array
-// of real sentences, sent in order; without it the seed sentences of load.js with unique tags).
+// of real sentences, sent in order, tagged with the pass once they have all been sent; without
+// it the seed sentences of load.js with unique tags).
 import http from 'k6/http';
 import { check } from 'k6';
 import { Counter } from 'k6/metrics';
@@ -57,8 +58,12 @@ function body() {
   const n = exec.scenario.iterationInTest;
   const text = [];
   for (let i = 0; i < PER_REQUEST; i++) {
+    const k = n * PER_REQUEST + i;
+    const pass = real ? Math.floor(k / real.length) : 0; // past the first pass: tagged, still cold
     text.push(
-      real ? real[(n * PER_REQUEST + i) % real.length] : `${seed[(n + i) % seed.length]} (${n}.${i})`,
+      real
+        ? real[k % real.length] + (pass ? ` (${pass})` : '')
+        : `${seed[(n + i) % seed.length]} (${n}.${i})`,
     );
   }
   return { text };

@@ -45,7 +45,8 @@ class ModelCard(ModelSummary):
     model_config = ConfigDict(extra="allow")
 
     selection: dict[str, Any] | None = _absent(
-        "CPU flags and the start-up trial of every candidate variant (text classifiers)."
+        "CPU flags and the start-up trial of every candidate variant (text classifiers and "
+        "embedding models)."
     )
     path: str = Field(description="The model folder.")
     loaded_at: float = Field(description="Unix time the version was loaded.")
