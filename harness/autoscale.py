@@ -37,7 +37,7 @@ SCRIPT = Path(__file__).resolve().parent / "autoscale.js"
 ADAPTER = ROOT / ".k8s" / "components" / "autoscaling-prometheus-adapter"
 BASE_HPA = ROOT / ".k8s" / "base" / "mlapi-horizontalpodautoscaler.yaml"
 FULL_STAGES = "60s:10,60s:40,180s:40,60s:10,420s:10"
-SHORT_STAGES = "6s:2,4s:12,30s:12,4s:2,50s:2"
+SHORT_STAGES = "6s:2,4s:12,30s:12,4s:2,80s:2"  # tail: the 30 s window, 1 pod per 6 s, margin
 NAMESPACE = "mlapi"
 
 
