@@ -9,7 +9,7 @@ export PATH := $(abspath $(dir $(PYTHON))):$(PATH)
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test test-avx2 lint format docs docs-config docs-screenshots bench \
-  bench-smoke load stress scaleout autoscale image image-test fuzz fleet
+  bench-peers bench-smoke load stress scaleout autoscale image image-test fuzz fleet
 
 ## List the targets (this text).
 help:
@@ -131,3 +131,17 @@ fuzz: $(DEPS)
 ## Benchmarks (not tests): bench/out/*.json and .md; BENCH_ARGS=--write-results updates RESULTS.md.
 bench: $(DEPS)
 	K6_NO_USAGE_REPORT=true $(PYTHON) -m bench $(BENCH_ARGS)
+
+# bench.embed's peer in a venv of its own (bench/embed.py's PEERS_VENV, the same path:
+# tests/bench/test_peers.py), installed like the rest through scripts/pip-install.sh (CPU torch).
+PEERS_VENV := bench/.cache/infinity-venv
+PEERS_STAMP := $(PEERS_VENV)/.installed
+$(PEERS_STAMP): requirements/bench-peers.txt scripts/pip-install.sh
+	@test -x $(PEERS_VENV)/bin/python || $(BASE_PYTHON) -m venv $(PEERS_VENV)
+	PYTHON=$(PEERS_VENV)/bin/python bash scripts/pip-install.sh -r requirements/bench-peers.txt
+	$(PEERS_VENV)/bin/python -m pip check
+	@touch $@
+
+## infinity-emb, bench.embed's peer, from the pins in requirements/bench-peers.txt into
+## bench/.cache/infinity-venv (once; again when the pins change).
+bench-peers: $(PEERS_STAMP)

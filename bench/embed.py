@@ -6,7 +6,8 @@ sentence-transformers' own `encode` on held-out SST-2 sentences (cosine), with t
 unpadded (as served) and padded; mlapi then serves the fastest variant whose every cosine is
 >= 0.99 (`--model-only` stops there). Then k6 (10 users) on both servers through
 the same OpenAI-style route: cold (every sentence new) and 95% repeated. Writes
-bench/out/embed-<stamp>.json and .md.
+bench/out/embed-<stamp>.json and .md. infinity-emb runs from its own venv, which
+`make bench-peers` builds from requirements/bench-peers.txt.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from harness.servers import MlapiProcess, RedisServer, find_binary
 ROOT = Path(__file__).resolve().parent
 CACHE = ROOT / ".cache"
 OUT = ROOT / "out"
-INFINITY = CACHE / "infinity-venv" / "bin" / "infinity_emb"
+# Built by `make bench-peers` (its PEERS_VENV, the same path) from requirements/bench-peers.txt.
+PEERS_VENV = CACHE / "infinity-venv"
+INFINITY = PEERS_VENV / "bin" / "infinity_emb"
 MIN_COSINE = 0.99
 
 
@@ -169,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    if not args.model_only and not INFINITY.is_file():
+        # Not built here: pip inside a timed comparison would take minutes and load the CPU.
+        raise SystemExit(f"infinity-emb is not installed in {PEERS_VENV}: run `make bench-peers`")
     model_dir = minilm()
     found = fidelity(model_dir, sentences(args.sentences))
     faithful = [r for r in found if found[r]["faithful"] and found[r]["served_if_fastest"]]

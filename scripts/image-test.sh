@@ -34,15 +34,23 @@ podman build --isolation chroot "${volumes[@]}" \
   --build-context local-model="$model" -t "$tag" .
 echo "build: $(( $(date +%s) - start )) s; size: $(podman image inspect "$tag" --format '{{.Size}}') bytes"
 
+# The bundle's MLAPI_THREADS and MLAPI_WORKERS: the trial the build kept for them is reused.
+started=$(date +%s%N)
 podman --runtime runc run -d --name "$name" --network host --read-only --tmpfs /tmp \
   --ulimit nofile=20000:20000 --ulimit nproc=4096:4096 \
+  -e MLAPI_THREADS=2 -e MLAPI_WORKERS=1 \
   -e MLAPI_PORT="$port" -e MLAPI_HOST=127.0.0.1 "$tag" >/dev/null
 url=http://127.0.0.1:$port
-for _ in $(seq 1 120); do
+for _ in $(seq 1 600); do
   curl -sf "$url/ready" >/dev/null && break
-  sleep 0.5
+  sleep 0.1
 done
 curl -sf "$url/ready"; echo
+echo "ready: $(( ($(date +%s%N) - started) / 1000000 )) ms after podman run"
+selection=$(curl -sf "$url/model")
+python3 -c "import json, sys; s = json.loads(sys.argv[1])['selection']; \
+assert s['reused'] and s['baked'], f'the trial kept at build time was not reused: {s}'; \
+print('variant', s['variant'], 'from the trial kept at build time')" "$selection"
 body=$(curl -sf "$url/predict" -H 'Content-Type: application/json' \
   -d '{"text": ["I hate you.", "I love you."]}')
 echo "$body"

@@ -13,6 +13,9 @@ pulled, each pod listens on a free loopback port (the Redis URL names that port 
 volume with the same files (podman 4.3 cannot play Secret volumes). Readiness is judged by
 the Deployment's own startup and readiness probes, run from outside with their periods,
 timeouts and thresholds.
+Then one more pod of the mlapi Deployment is started (a scale-out, kubeplay/scaleout.py) and
+timed from its container's start to ready; it must reuse the variant trial kept at build time
+and pass its startup probe (reports/kube-play/new-pod-OVERLAY.json and .md).
 The kinds podman cannot run (Service, HPA, NetworkPolicy, Istio, admission) are checked by
 tests/k8s/.
 
@@ -34,6 +37,7 @@ from kubeplay.bench import bench
 from kubeplay.failclosed import fail_closed
 from kubeplay.play import ROOT, Play, log, make_secrets, secret_value
 from kubeplay.routes import exercise
+from kubeplay.scaleout import scale_out
 from kubeplay.training import play_training
 
 
@@ -71,6 +75,7 @@ def main() -> int:
             for deployment in ("mlapi-redis", "mlapi"):
                 log(f"{deployment} ready after {play.wait_ready(deployment):.1f} s (its probes)")
             exercise(play, key)
+            scale_out(play, key, args.out)
             if args.bench:
                 bench(play, key, args.bench, args.out)
         finally:

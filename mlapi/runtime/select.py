@@ -5,8 +5,11 @@ fails is refused without a run. Each other candidate answers the first `TRIAL_SE
 calibration sentences batched (timed) and its first texts alone; its answers are compared with
 fp32's (from the export, else the fp32 variant run here) within the bounds tightened by
 `TRIAL_MARGIN`. The result is kept in `trial_dir`, keyed by the model files, the CPU's flags
-and the runtime versions, so a restart on the same node skips the trial. Embedding models
-(`choose_embedding`) get the same trial, judged by cosine to fp32's vectors.
+and the runtime versions, so a restart on the same node skips the trial. A start looks in
+`trial_dir` first, then in `trial_store`: the read-only trials an image build ran for the CPU
+it saw (`python -m mlapi.tools.trial`), read only when no one but root or this process's user
+can write them. Embedding models (`choose_embedding`) get the same trial, judged by cosine to
+fp32's vectors.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
@@ -57,6 +61,7 @@ class Choice:
     reused: bool = False
     seconds: float = 0.0
     stored: bool = False  # kept in trial_dir: a fresh process would reuse it
+    baked: bool = False  # read from trial_store: the trial the image build ran
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -82,9 +87,19 @@ def _versions() -> str:
     return ",".join(found)
 
 
+def _stores(settings: Settings) -> list[Path]:
+    """The trial stores, resolved: their files are never part of a key."""
+    return [p.resolve() for p in (settings.trial_dir, settings.trial_store) if p is not None]
+
+
 def trial_key(model_dir: Path, settings: Settings, kind: str = "") -> str:
+    """What a kept trial holds for: the model files (name, size, mtime), the kind, the CPU's
+    flags, the runtime versions, threads, max_length and the candidates."""
     digest = hashlib.sha256(kind.encode())
+    stores = _stores(settings)
     for path in sorted(model_dir.rglob("*")):
+        if any(path.resolve().is_relative_to(store) for store in stores):
+            continue
         if path.is_file() and path.suffix in {".onnx", ".safetensors", ".bin", ".json"}:
             stat = path.stat()
             digest.update(
@@ -166,19 +181,67 @@ def run_trial(settings: Settings, model_dir: Path) -> tuple[Classifier, Choice]:
 
 
 def store_path(settings: Settings, model_dir: Path, kind: str = "") -> Path | None:
+    """Where this node keeps the trial (in `trial_dir`), or None when it keeps none."""
     if not settings.trial_dir:
         return None
     return settings.trial_dir / f"{trial_key(model_dir, settings, kind)}.json"
 
 
-def stored_variant(settings: Settings, model_dir: Path) -> str | None:
-    """The variant this node's stored trial chose, if there is one (it is checked at load)."""
-    store = store_path(settings, model_dir)
-    try:
-        variant = json.loads(store.read_text())["variant"] if store is not None else None
-    except (OSError, ValueError, KeyError, TypeError):
+def baked_path(settings: Settings, model_dir: Path, kind: str = "") -> Path | None:
+    """Where the image build kept the trial for these settings (in `trial_store`), or None."""
+    if not settings.trial_store:
         return None
-    return variant if isinstance(variant, str) and variant in VARIANTS else None
+    return settings.trial_store / f"{trial_key(model_dir, settings, kind)}.json"
+
+
+def trusted(path: Path) -> bool:
+    """`path` and its folder can be written by no one but root or this process's user: a
+    stored trial decides what serves, so none is read from where others could write it."""
+    try:
+        for item in (path, path.parent):
+            info = item.stat()
+            if info.st_uid not in (0, os.geteuid()) or info.st_mode & 0o022:
+                return False
+    except OSError:
+        return False
+    return True
+
+
+def _kept(settings: Settings, model_dir: Path, kind: str = "") -> list[tuple[Path, bool]]:
+    """The kept trials a start may read, in order: this node's, then the image's (trusted)."""
+    found = []
+    node = store_path(settings, model_dir, kind)
+    if node is not None and node.is_file():
+        found.append((node, False))
+    baked = baked_path(settings, model_dir, kind)
+    if baked is not None and baked.is_file():
+        if trusted(baked):
+            found.append((baked, True))
+        else:
+            logger.warning("ignoring stored trial %s: others can write it or its folder", baked)
+    return found
+
+
+def find_stored(settings: Settings, model_dir: Path, kind: str = "") -> Choice | None:
+    """This node's kept trial (`trial_dir`), else the image's (`trial_store`), else None."""
+    for path, baked in _kept(settings, model_dir, kind):
+        choice = read_stored(path)
+        if choice is not None:
+            choice.baked = baked
+            return choice
+    return None
+
+
+def stored_variant(settings: Settings, model_dir: Path) -> str | None:
+    """The variant a kept trial chose, if there is one (it is checked at load)."""
+    for path, _ in _kept(settings, model_dir):
+        try:
+            variant = json.loads(path.read_text())["variant"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if isinstance(variant, str) and variant in VARIANTS:
+            return variant
+    return None
 
 
 def read_stored(store: Path | None) -> Choice | None:
@@ -213,11 +276,10 @@ def keep(store: Path | None, choice: Choice) -> None:
 
 
 def choose(settings: Settings, model_dir: Path) -> tuple[Classifier, Choice]:
-    """The fastest faithful variant, from the stored trial of this node when there is one."""
-    store = store_path(settings, model_dir)
-    choice = read_stored(store)
+    """The fastest faithful variant, from a stored trial when there is one."""
+    choice = find_stored(settings, model_dir)
     if choice is not None and choice.variant in VARIANTS:
         return _load(VARIANTS[choice.variant], settings, model_dir), choice
     classifier, choice = run_trial(settings, model_dir)
-    keep(store, choice)
+    keep(store_path(settings, model_dir), choice)
     return classifier, choice

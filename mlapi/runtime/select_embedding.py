@@ -5,7 +5,8 @@ the calibration sentences batched (timed) and its first texts alone; it is faith
 1st percentile of its cosine to fp32's vectors and its alone-vs-batched difference stay within
 the bounds of `mlapi.runtime.calibration` (`VectorFidelity`, distances tightened by
 `TRIAL_MARGIN`). The embedding export writes no calibration set: the fp32 vectors come from
-the fp32 variant run here. The result is kept in `trial_dir` keyed like the classifiers'.
+the fp32 variant run here. The result is kept in `trial_dir` keyed like the classifiers', and
+read from `trial_dir` or the image's `trial_store` as theirs are.
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ from mlapi.runtime.select import (
     TRIAL_SENTENCES,
     Choice,
     Trial,
+    find_stored,
     keep,
-    read_stored,
     store_path,
 )
 from mlapi.settings import Settings
@@ -121,11 +122,10 @@ def run_trial(settings: Settings, root: Path) -> tuple[Embedder, Choice]:
 
 
 def choose_embedding(settings: Settings, root: Path) -> tuple[Embedder, Choice]:
-    """The fastest faithful embedding variant, from this node's stored trial when there is one."""
-    store = store_path(settings, root, KIND)
-    choice = read_stored(store)
+    """The fastest faithful embedding variant, from a stored trial when there is one."""
+    choice = find_stored(settings, root, KIND)
     if choice is not None and choice.variant in EMBEDDING_VARIANTS:
         return load(choice.variant, SentenceTransformerFolder.read(root), settings), choice
     model, choice = run_trial(settings, root)
-    keep(store, choice)
+    keep(store_path(settings, root, KIND), choice)
     return model, choice

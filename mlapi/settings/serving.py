@@ -92,6 +92,13 @@ class ServingSettings(BaseSettings):
         description="Where the `auto` trial's result is kept, so a restart on the same node "
         "reuses it (empty: run the trial at every start).",
     )
+    trial_store: Path | None = Field(
+        None,
+        description="Read-only `auto` trials kept at image build time "
+        "(`python -m mlapi.tools.trial`), looked up after MLAPI_TRIAL_DIR; read only when "
+        "no one but root or the service's user can write them. The image sets "
+        "/opt/mlapi/trials.",
+    )
     kind_modules: str = Field(
         "",
         description="Comma-separated modules that each define a model kind (`KIND`), beside "
@@ -254,7 +261,7 @@ class ServingSettings(BaseSettings):
         return level
 
     _serving_empty_is_none = field_validator(
-        "trial_dir", "models", "model_repository", "probe_port", mode="before"
+        "trial_dir", "trial_store", "models", "model_repository", "probe_port", mode="before"
     )(empty_is_none)
 
     @field_validator("model_roots")

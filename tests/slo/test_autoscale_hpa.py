@@ -17,7 +17,7 @@ def test_the_bundle_hpa_is_read_with_its_target_and_behaviour() -> None:
     assert (s.min_replicas, s.max_replicas) == (2, 10)
     assert (s.up.window_s, s.down.window_s) == (0, 300)
     scaled = Spec.from_hpa(bundle_hpa(), time_scale=0.1)
-    assert scaled.down.window_s == 30 and scaled.up.policies[0].period_s == 3
+    assert scaled.down.window_s == 30 and scaled.up.policies[0].period_s == 1.5
 
 
 def test_ratio_within_the_tolerance_changes_nothing() -> None:
@@ -34,10 +34,10 @@ def test_pods_without_a_metric_count_as_zero_on_a_scale_up() -> None:
 
 def test_scale_up_follows_the_policies_per_period() -> None:
     controller = Controller(spec())
-    assert controller.decide(0, 2, [47.0, 47.0], 0) == 4  # 100% or 2 pods per 30 s: 4
-    assert controller.decide(15, 4, [47.0] * 4, 0) == 4  # the same period: no more
-    assert controller.decide(31, 4, [47.0] * 4, 0) == 8  # a new period: double again
-    assert controller.decide(62, 8, [47.0] * 8, 0) == 10  # maxReplicas
+    assert controller.decide(0, 2, [47.0, 47.0], 0) == 4  # 100% or 2 pods per 15 s: 4
+    assert controller.decide(10, 4, [47.0] * 4, 0) == 4  # the same period: no more
+    assert controller.decide(16, 4, [47.0] * 4, 0) == 8  # a new period: double again
+    assert controller.decide(32, 8, [47.0] * 8, 0) == 10  # maxReplicas
 
 
 def test_scale_down_waits_for_its_window_then_one_pod_a_minute() -> None:
