@@ -9,6 +9,8 @@ cold profiles also report tokens/s and the padding fraction (bench/served.py). E
 runs alone on those sentences too, against the ceiling of the GEMM rates measured here
 (bench/roofline.py).
 `--smoke` runs the same steps in seconds on a tiny model (CI keeps it from rotting).
+`--image` measures the image the bundle deploys, played from the prod overlay, beside the venv's
+`auto` and the reference design on the same trained model (bench/image.py).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from bench import ceiling, k6, report
+from bench import ceiling, image, k6, report
 from bench.configs import CONFIGS, IN_PROCESS, REFERENCE, service_for
 from bench.fidelity import SST2
 from bench.machine import describe, save
@@ -117,8 +119,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument(
         "--profiles",
-        default=",".join(p.name for p in PROFILES),
-        help=f"comma-separated subset of {', '.join(p.name for p in PROFILES)}",
+        help=f"comma-separated subset of {', '.join(p.name for p in PROFILES)} (default: all; "
+        f"with --image: cold-sst2, and only {', '.join(image.PROFILES)})",
     )
     parser.add_argument(
         "--set",
@@ -133,6 +135,14 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
         help="a trained, exported model folder: every variant against fp32 (bench.fidelity)",
     )
     parser.add_argument("--smoke", action="store_true", help="tiny model, seconds per profile")
+    parser.add_argument(
+        "--image",
+        action="store_true",
+        help="also the image with --fidelity-model baked in, played from the prod overlay",
+    )
+    parser.add_argument(
+        "--image-tag", help="with --image: an image already built so (default: build it here)"
+    )
     parser.add_argument("--write-results", action="store_true", help="rewrite bench/RESULTS.md")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -140,7 +150,9 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
     timing = {"VUS": args.vus, "RAMP_UP": "3s", "HOLD": args.hold, "RAMP_DOWN": "1s"}
     extra_env = {"MLAPI_LOG_LEVEL": "WARNING"}
     extra_env.update(item.split("=", 1) for item in args.set)
-    wanted = args.profiles.split(",")
+    image.check_args(parser, args)
+    default = "cold-sst2" if args.image else ",".join(p.name for p in PROFILES)
+    wanted = (args.profiles or default).split(",")
     profiles = [p for p in PROFILES if p.name in wanted]
     configs = args.configs.split(",")
     unknown = set(configs) - set(CONFIGS)
@@ -164,6 +176,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
             export(model_dir)
             timing = {"VUS": "2", "RAMP_UP": "1s", "HOLD": "2s", "RAMP_DOWN": "1s", "TAG": "smoke"}
             extra_env["MLAPI_THREADS"] = "1"
+        elif args.image:  # the trained model the image serves
+            model_dir = args.fidelity_model
         else:
             model_dir = full_size_model()
         sentences = real_sentences(SST2, smoke=args.smoke)
@@ -185,6 +199,23 @@ def main(argv: list[str] | None = None, prog: str = "python -m bench") -> int:
         )
         redis = RedisServer(find_binary("redis-server"), workdir)
         redis.start()
+        if args.image:
+            try:
+                shipped = image.measure(
+                    model_dir,
+                    args.image_tag,
+                    configs,
+                    profiles,
+                    timing,
+                    workdir,
+                    cold,
+                    lambda name, chosen: run_config(
+                        name, model_dir, redis, workdir, timing, extra_env, chosen, cold
+                    ),
+                )
+            finally:
+                redis.stop()
+            return image.publish(shipped, args, argv, timing, extra_env, fidelity)
         try:
             results = [
                 run_config(name, model_dir, redis, workdir, timing, extra_env, profiles, cold)

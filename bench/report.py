@@ -297,11 +297,30 @@ AB_HEADER = (
 )
 
 
-def write_results(section: str, *, complete: bool) -> None:
-    """Full runs go on top of bench/RESULTS.md; partial and A/B runs in their own section."""
+IMAGE_MARK = "<!-- bench:image -->"
+IMAGE_HEADER = (
+    "## Shipped image\n\n`python -m bench --image`: the image the bundle deploys, with a "
+    "trained model baked in, played from the prod overlay, beside the venv's configs on the "
+    "same model in the same run (bench/image.py).\n\n"
+)
+
+
+def _with_section(marker: str, header: str) -> str:
+    """bench/RESULTS.md's text, with `header` and `marker` added at the end where missing."""
     text = RESULTS.read_text() if RESULTS.is_file() else f"# Benchmark results\n\n{MARK}\n"
-    if AB_MARK not in text:
-        text = text.rstrip() + f"\n\n{AB_HEADER}{AB_MARK}\n"
-    marker = MARK if complete else AB_MARK
+    return text if marker in text else text.rstrip() + f"\n\n{header}{marker}\n"
+
+
+def _insert(text: str, marker: str, section: str) -> None:
     head, _, rest = text.partition(marker)
     RESULTS.write_text(f"{head}{marker}\n\n{section}\n{rest.lstrip()}")
+
+
+def write_results(section: str, *, complete: bool) -> None:
+    """Full runs go on top of bench/RESULTS.md; partial and A/B runs in their own section."""
+    _insert(_with_section(AB_MARK, AB_HEADER), MARK if complete else AB_MARK, section)
+
+
+def write_shipped(section: str) -> None:
+    """`--image` runs: the "Shipped image" section of bench/RESULTS.md."""
+    _insert(_with_section(IMAGE_MARK, IMAGE_HEADER), IMAGE_MARK, section)

