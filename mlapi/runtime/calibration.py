@@ -1,7 +1,8 @@
 """The calibration set: sentences, the fp32 model's answers and the export's verdicts.
 
 The export answers every sentence with fp32 and judges each exported variant on all of them
-(`Verdict`); at start-up `auto` refuses a variant whose verdict fails and checks the others
+(`Verdict`: its p99 |dp| must hold at 95% confidence, not only on this sample); at start-up
+`auto` refuses a variant whose verdict fails and checks the others
 again on this CPU, on the first sentences, with a margin (`TRIAL_MARGIN`). Labels must agree
 with fp32, scores stay within the bounds below, and a text must get the same answer alone as
 inside a batch. Embedding models are judged by cosine to fp32's vectors (`VectorFidelity`).
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ MIN_P1_COSINE = 0.999  # embeddings: 1st percentile of cosine(vector, fp32 vecto
 # (for 64 sentences, with a chance between 0.53 and 0.87): there the distance bounds (p99
 # |dp|, 1 - cosine) are tightened by this factor.
 TRIAL_MARGIN = 0.75
+VERDICT_CONFIDENCE = 0.95  # the export's verdict: the true p99 |dp| below the bound at 95%
 
 _SUBJECTS = ("The movie", "This film", "The story", "The acting", "The soundtrack", "The ending")
 _VERDICTS = (
@@ -79,22 +82,53 @@ class Fidelity:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The export's judgement of one variant, on every calibration sentence (unchanged bounds)."""
+    """The export's judgement of one variant, on every calibration sentence: the bounds unchanged,
+    with the p99 |dp| bound applied to `p99_upper`, the p99's upper confidence bound."""
 
     fidelity: Fidelity
     sentences: int
+    p99_upper: float  # at VERDICT_CONFIDENCE, from the sentences' order statistics
 
     @property
     def faithful(self) -> bool:
-        return self.fidelity.faithful(exact=False)
+        return self.fidelity.faithful(exact=False) and self.p99_upper <= MAX_P99_DIFF
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.fidelity.as_dict(), "sentences": self.sentences, "faithful": self.faithful}
+        return {
+            **self.fidelity.as_dict(),
+            "p99_upper": round(self.p99_upper, 6),
+            "sentences": self.sentences,
+            "faithful": self.faithful,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Verdict:
         names = ("agreement", "p99_diff", "max_diff", "batch_diff")
-        return cls(Fidelity(*(float(data[n]) for n in names)), int(data["sentences"]))
+        fidelity = Fidelity(*(float(data[n]) for n in names))
+        return cls(fidelity, int(data["sentences"]), float(data["p99_upper"]))
+
+
+def upper_quantile(
+    values: npt.NDArray[np.floating[Any]], q: float = 0.99, confidence: float = VERDICT_CONFIDENCE
+) -> float:
+    """A distribution-free upper confidence bound of the q-quantile: the smallest order statistic
+    X(j+1) with P(Binomial(n, q) <= j) >= confidence (the true quantile lies below it with at
+    least that chance). For 1000 values and p99 at 95%, the 5th largest; a sample too small to
+    bound the quantile (64 values) gives its maximum."""
+    ordered = np.sort(np.asarray(values, dtype=np.float64))
+    n = len(ordered)
+    cdf = 0.0
+    for j in range(n):
+        cdf += math.exp(
+            math.lgamma(n + 1)
+            - math.lgamma(j + 1)
+            - math.lgamma(n - j + 1)
+            + j * math.log(q)
+            + (n - j) * math.log1p(-q)
+        )
+        if cdf >= confidence:
+            return float(ordered[j])
+    return float(ordered[-1])
 
 
 @dataclass(frozen=True)
@@ -115,12 +149,18 @@ class Calibration:
 
     @classmethod
     def load(cls, folder: Path) -> Calibration | None:
-        """The stored set; a file from before the export judged its variants has no verdicts."""
+        """The stored set; a file from before the export judged its variants (or bounded their
+        p99) has no verdicts."""
         path = folder / CALIBRATION_FILE
         if not path.is_file():
             return None
         data = json.loads(path.read_text())
-        verdicts = {name: Verdict.from_dict(v) for name, v in data.get("verdicts", {}).items()}
+        # A verdict written before the export bounded the p99 at 95% is left to the trial.
+        verdicts = {
+            name: Verdict.from_dict(v)
+            for name, v in data.get("verdicts", {}).items()
+            if "p99_upper" in v
+        }
         probs = np.asarray(data["probs"], dtype=np.float32)
         return cls(list(data["sentences"]), probs, verdicts)
 
@@ -129,13 +169,21 @@ class Calibration:
         return Calibration(self.sentences[:count], self.probs[:count], self.verdicts)
 
 
+def score_diffs(
+    reference: npt.NDArray[np.float32], batched: npt.NDArray[np.float32]
+) -> npt.NDArray[np.float32]:
+    """Each text's largest |score - fp32 score|."""
+    diff: npt.NDArray[np.float32] = np.abs(batched - reference).max(axis=1)
+    return diff
+
+
 def fidelity(
     reference: npt.NDArray[np.float32],
     batched: npt.NDArray[np.float32],
     alone: npt.NDArray[np.float32],
 ) -> Fidelity:
     """`alone` holds the answers for the first len(alone) texts, each scored by itself."""
-    diff = np.abs(batched - reference).max(axis=1)
+    diff = score_diffs(reference, batched)
     agree = float((batched.argmax(axis=1) == reference.argmax(axis=1)).mean())
     batch = float(np.abs(alone - batched[: len(alone)]).max()) if len(alone) else 0.0
     flips = bool(len(alone)) and bool(

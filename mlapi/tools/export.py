@@ -20,7 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from mlapi.runtime.calibration import Calibration, Verdict, default_sentences, fidelity
+from mlapi.runtime.calibration import (
+    Calibration,
+    Verdict,
+    default_sentences,
+    fidelity,
+    score_diffs,
+    upper_quantile,
+)
 from mlapi.runtime.onnx_backend import ONNX_FILES
 from mlapi.tools.quantize import quantize_blocks, quantize_per_token
 
@@ -90,8 +97,10 @@ def write_calibration(model_dir: Path, sentences: list[str]) -> Path:
             continue
         variant = load(precision, VERDICT_BATCH)
         alone = np.vstack([variant.predict([t]) for t in sentences[:VERDICT_ALONE]])
-        found = fidelity(probs, variant.predict(sentences), alone)
-        verdicts[f"onnx-{precision}"] = verdict = Verdict(found, len(sentences))
+        batched = variant.predict(sentences)
+        upper = upper_quantile(score_diffs(probs, batched))
+        found = fidelity(probs, batched, alone)
+        verdicts[f"onnx-{precision}"] = verdict = Verdict(found, len(sentences), upper)
         variant.close()
         logger.info("export verdict onnx-%s: %s", precision, verdict.as_dict())
     return Calibration(sentences, probs, verdicts).save(model_dir / "onnx")

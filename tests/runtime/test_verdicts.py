@@ -21,6 +21,8 @@ from mlapi.runtime.calibration import (
     TRIAL_MARGIN,
     Calibration,
     Fidelity,
+    Verdict,
+    upper_quantile,
 )
 from mlapi.settings import Settings
 from mlapi.tools.export import export, spread
@@ -104,6 +106,42 @@ def test_the_trial_tightens_the_p99_bound() -> None:
     near = Fidelity(agreement=1.0, p99_diff=0.9 * MAX_P99_DIFF, max_diff=0.02, batch_diff=0.0)
     assert near.faithful(exact=False)  # the export's verdict on the whole set
     assert not near.faithful(exact=False, margin=TRIAL_MARGIN)  # the trial's small sample
+
+
+def test_the_verdict_bounds_the_p99_at_95_percent_confidence() -> None:
+    ranks = np.arange(1000, dtype=np.float64)
+    assert upper_quantile(ranks) == 995.0  # the 5th largest of 1000
+    assert upper_quantile(ranks[:64]) == 63.0  # 64 values cannot bound a p99: their maximum
+    # Coverage: on samples of 1000 from a long-tailed law, the bound lies at or above the
+    # true p99 in at least 95% of draws (binomial: 0.95 +- 0.01 over 2000 draws).
+    rng = np.random.default_rng(7)
+    true_p99 = -np.log(0.01)  # of Exp(1)
+    covered = np.mean([upper_quantile(rng.exponential(size=1000)) >= true_p99 for _ in range(2000)])
+    assert covered >= 0.93
+    # While the sample's own p99 (numpy's) falls below it about half the time.
+    naive = np.mean([np.quantile(rng.exponential(size=1000), 0.99) >= true_p99 for _ in range(500)])
+    assert naive < 0.8
+
+
+def test_a_sample_p99_within_the_bound_is_not_enough() -> None:
+    found = Fidelity(agreement=1.0, p99_diff=0.015, max_diff=0.026, batch_diff=0.0)
+    assert not Verdict(found, 1000, p99_upper=1.1 * MAX_P99_DIFF).faithful
+    assert Verdict(found, 1000, p99_upper=0.9 * MAX_P99_DIFF).faithful
+
+
+def test_a_verdict_without_a_p99_bound_is_left_to_the_trial(
+    trained_dir: Path, tmp_path: Path
+) -> None:
+    old = tmp_path / "old"
+    shutil.copytree(trained_dir, old)
+    path = old / "onnx" / CALIBRATION_FILE
+    data = json.loads(path.read_text())
+    assert data["verdicts"]
+    for verdict in data["verdicts"].values():
+        del verdict["p99_upper"]
+    path.write_text(json.dumps(data))
+    stored = Calibration.load(old / "onnx")
+    assert stored is not None and stored.verdicts == {}
 
 
 def test_a_long_calibration_file_is_spread_evenly() -> None:
