@@ -31,7 +31,7 @@ import httpx
 
 from bench import k6, report
 from bench.machine import describe, save
-from bench.served import ColdText
+from bench.served import ColdText, get_json, model_stats
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILES = ("cold", "cold-sst2")  # the only profiles an unflushed cache cannot answer
@@ -107,24 +107,6 @@ def inspect_image(tag: str) -> dict[str, Any]:
     return {"tag": tag, "id": image_id[:12], "size_mb": round(int(size) / 1e6)}
 
 
-def get(url: str, key: str) -> dict[str, Any] | None:
-    """A JSON route behind the API key, or None where it does not answer 200."""
-    try:
-        response = httpx.get(url, headers={"Authorization": f"Bearer {key}"}, timeout=10)
-    except httpx.HTTPError:
-        return None
-    body = response.json() if response.status_code == 200 else None
-    return body if isinstance(body, dict) else None
-
-
-def model_stats(base_url: str, key: str) -> dict[str, Any] | None:
-    """As bench.served.model_stats, with the prod overlay's API key."""
-    body = get(f"{base_url}/stats", key) or {}
-    models = body.get("models") or {}
-    entry = models.get(body.get("default_model")) or next(iter(models.values()), None)
-    return entry if isinstance(entry, dict) else None
-
-
 def ready_after_start(play: Any, deadline_s: float = 300) -> float:
     """Seconds from the mlapi pod's start to its first /ready 200 (the probe port): from the
     pod, not the container, whose start time is its last restart's."""
@@ -164,7 +146,7 @@ def measure_image(
         for name in ("mlapi-redis", "mlapi"):  # the Deployment's own probes agree, or it stops
             play.wait_ready(name)
         url = f"http://127.0.0.1:{play.api_port}"
-        card = get(f"{url}/model", key) or {}
+        card = get_json(f"{url}/model", key) or {}
         result["variant"] = card.get("backend", "unknown")
         result["selection"] = card.get("selection")
         for profile in profiles:

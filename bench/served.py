@@ -21,15 +21,20 @@ from bench.sentences import load_js_cold
 from bench.tokens import replay, token_lengths
 
 
-def model_stats(base_url: str) -> dict[str, Any] | None:
-    """The served model's entry in GET /stats, or None where there is none (the reference)."""
+def get_json(url: str, key: str | None = None) -> dict[str, Any] | None:
+    """A JSON route (behind the API key `key`, if given), or None where it does not answer 200."""
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
     try:
-        response = httpx.get(f"{base_url}/stats", timeout=10)
+        response = httpx.get(url, headers=headers, timeout=10)
     except httpx.HTTPError:
         return None
-    if response.status_code != 200:
-        return None
-    body = response.json()
+    body = response.json() if response.status_code == 200 else None
+    return body if isinstance(body, dict) else None
+
+
+def model_stats(base_url: str, key: str | None = None) -> dict[str, Any] | None:
+    """The served model's entry in GET /stats, or None where there is none (the reference)."""
+    body = get_json(f"{base_url}/stats", key) or {}
     models = body.get("models") or {}
     entry = models.get(body.get("default_model")) or next(iter(models.values()), None)
     return entry if isinstance(entry, dict) else None

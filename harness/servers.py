@@ -179,6 +179,13 @@ class MlapiProcess:
             time.sleep(0.05)
         raise TimeoutError(f"mlapi not ready after {timeout}s: {self.log_path.read_text()[-2000:]}")
 
+    def __enter__(self) -> MlapiProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()

@@ -19,14 +19,15 @@ import json
 import logging
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-from mlapi.runtime.base import Classifier
+from mlapi.runtime.base import Classifier, ModelInfo
 from mlapi.runtime.calibration import (
     TRIAL_MARGIN,
     Calibration,
@@ -138,41 +139,33 @@ def _reference(settings: Settings, model_dir: Path) -> tuple[Calibration, dict[s
     return Calibration(sentences, reference.predict(sentences)), {name: reference}
 
 
-def run_trial(settings: Settings, model_dir: Path) -> tuple[Classifier, Choice]:
-    started = time.perf_counter()
-    calibration, loaded = _reference(settings, model_dir)
-    trials: list[Trial] = []
-    best: tuple[float, Classifier] | None = None
-    wanted = [n for n in settings.auto_variants.split(",") if n]
-    candidates = [n for n in wanted if VARIANTS[n].missing(model_dir) is None]
-    trials += [
-        Trial(n, skipped=VARIANTS[n].missing(model_dir) or "not among MLAPI_AUTO_VARIANTS")
-        for n in AUTO_CANDIDATES
-        if n not in candidates
-    ]
-    if not {"onnx-fp32", "torch-fp32"} & set(candidates):  # an fp32 variant is always tried
-        candidates.append("torch-fp32")
-    for name in candidates:
-        variant = VARIANTS[name]
-        verdict = calibration.verdicts.get(name)
-        if verdict is not None and not verdict.faithful:
-            reason = f"not faithful on the export's {verdict.sentences} calibration sentences"
-            trials.append(Trial(name, skipped=reason, verdict=verdict.as_dict()))
-            logger.info("variant trial", extra={"trial": asdict(trials[-1])})
-            continue
-        classifier = loaded.pop(name, None) or _load(variant, settings, model_dir)
-        found, speed = measure(classifier, calibration)
-        faithful = found.faithful(exact=variant.exact, margin=TRIAL_MARGIN)
-        trial = Trial(name, round(speed, 1), found.as_dict(), faithful)
-        trial.verdict = verdict.as_dict() if verdict is not None else None
+class Served(Protocol):
+    """What a trial keeps or closes: a classifier or an embedder."""
+
+    @property
+    def info(self) -> ModelInfo: ...
+
+    def close(self) -> None: ...
+
+
+M = TypeVar("M", bound=Served)
+
+
+def fastest_faithful(
+    trials: list[Trial], tried: Iterator[tuple[Trial, float, M]], started: float
+) -> tuple[M, Choice]:
+    """The fastest faithful of the `tried` (each trial logged and added to `trials`), every
+    other one closed; `started` is when the trial began."""
+    best: tuple[float, M] | None = None
+    for trial, speed, model in tried:
         trials.append(trial)
         logger.info("variant trial", extra={"trial": asdict(trial)})
         if trial.faithful and (best is None or speed > best[0]):
             if best is not None:
                 best[1].close()
-            best = (speed, classifier)
+            best = (speed, model)
         else:
-            classifier.close()
+            model.close()
     if best is None:
         raise RuntimeError(f"no variant is faithful on this CPU: {[asdict(t) for t in trials]}")
     choice = Choice(best[1].info.backend, cpu_flags(), trials)
@@ -180,18 +173,43 @@ def run_trial(settings: Settings, model_dir: Path) -> tuple[Classifier, Choice]:
     return best[1], choice
 
 
+def run_trial(settings: Settings, model_dir: Path) -> tuple[Classifier, Choice]:
+    started = time.perf_counter()
+    calibration, loaded = _reference(settings, model_dir)
+    wanted = [n for n in settings.auto_variants.split(",") if n]
+    candidates = [n for n in wanted if VARIANTS[n].missing(model_dir) is None]
+    trials = [
+        Trial(n, skipped=VARIANTS[n].missing(model_dir) or "not among MLAPI_AUTO_VARIANTS")
+        for n in AUTO_CANDIDATES
+        if n not in candidates
+    ]
+    if not {"onnx-fp32", "torch-fp32"} & set(candidates):  # an fp32 variant is always tried
+        candidates.append("torch-fp32")
+
+    def tried() -> Iterator[tuple[Trial, float, Classifier]]:
+        for name in candidates:
+            variant = VARIANTS[name]
+            verdict = calibration.verdicts.get(name)
+            if verdict is not None and not verdict.faithful:
+                reason = f"not faithful on the export's {verdict.sentences} calibration sentences"
+                trials.append(Trial(name, skipped=reason, verdict=verdict.as_dict()))
+                logger.info("variant trial", extra={"trial": asdict(trials[-1])})
+                continue
+            classifier = loaded.pop(name, None) or _load(variant, settings, model_dir)
+            found, speed = measure(classifier, calibration)
+            faithful = found.faithful(exact=variant.exact, margin=TRIAL_MARGIN)
+            trial = Trial(name, round(speed, 1), found.as_dict(), faithful)
+            trial.verdict = verdict.as_dict() if verdict is not None else None
+            yield trial, speed, classifier
+
+    return fastest_faithful(trials, tried(), started)
+
+
 def store_path(settings: Settings, model_dir: Path, kind: str = "") -> Path | None:
     """Where this node keeps the trial (in `trial_dir`), or None when it keeps none."""
     if not settings.trial_dir:
         return None
     return settings.trial_dir / f"{trial_key(model_dir, settings, kind)}.json"
-
-
-def baked_path(settings: Settings, model_dir: Path, kind: str = "") -> Path | None:
-    """Where the image build kept the trial for these settings (in `trial_store`), or None."""
-    if not settings.trial_store:
-        return None
-    return settings.trial_store / f"{trial_key(model_dir, settings, kind)}.json"
 
 
 def trusted(path: Path) -> bool:
@@ -208,13 +226,16 @@ def trusted(path: Path) -> bool:
 
 
 def _kept(settings: Settings, model_dir: Path, kind: str = "") -> list[tuple[Path, bool]]:
-    """The kept trials a start may read, in order: this node's, then the image's (trusted)."""
+    """The kept trials a start may read, in order: this node's (`trial_dir`), then the image's
+    (`trial_store`, when trusted); one key for both."""
+    if not settings.trial_dir and not settings.trial_store:
+        return []
+    name = f"{trial_key(model_dir, settings, kind)}.json"
     found = []
-    node = store_path(settings, model_dir, kind)
-    if node is not None and node.is_file():
-        found.append((node, False))
-    baked = baked_path(settings, model_dir, kind)
-    if baked is not None and baked.is_file():
+    if settings.trial_dir and (settings.trial_dir / name).is_file():
+        found.append((settings.trial_dir / name, False))
+    if settings.trial_store and (settings.trial_store / name).is_file():
+        baked = settings.trial_store / name
         if trusted(baked):
             found.append((baked, True))
         else:
@@ -234,14 +255,8 @@ def find_stored(settings: Settings, model_dir: Path, kind: str = "") -> Choice |
 
 def stored_variant(settings: Settings, model_dir: Path) -> str | None:
     """The variant a kept trial chose, if there is one (it is checked at load)."""
-    for path, _ in _kept(settings, model_dir):
-        try:
-            variant = json.loads(path.read_text())["variant"]
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        if isinstance(variant, str) and variant in VARIANTS:
-            return variant
-    return None
+    choice = find_stored(settings, model_dir)
+    return choice.variant if choice is not None and choice.variant in VARIANTS else None
 
 
 def read_stored(store: Path | None) -> Choice | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import time
-from dataclasses import asdict
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,13 +25,14 @@ from mlapi.runtime.calibration import (
     default_sentences,
     vector_fidelity,
 )
-from mlapi.runtime.cpu import cpu_flags, has_fast_bf16
+from mlapi.runtime.cpu import has_fast_bf16
 from mlapi.runtime.embedder import EMBEDDING_FILES, Embedder, SentenceTransformerFolder
 from mlapi.runtime.select import (
     ALONE,
     TRIAL_SENTENCES,
     Choice,
     Trial,
+    fastest_faithful,
     find_stored,
     keep,
     store_path,
@@ -99,26 +100,16 @@ def run_trial(settings: Settings, root: Path) -> tuple[Embedder, Choice]:
     sentences = default_sentences(TRIAL_SENTENCES)
     loaded = {name: load(name, folder, settings)}
     reference = loaded[name].predict(sentences)
-    best: tuple[float, Embedder] | None = None
-    for candidate in candidates:
-        model = loaded.pop(candidate, None) or load(candidate, folder, settings)
-        found, speed = measure(model, sentences, reference)
-        exact = candidate.endswith("fp32")
-        trial = Trial(candidate, round(speed, 1), found.as_dict())
-        trial.faithful = found.faithful(exact=exact, margin=TRIAL_MARGIN)
-        trials.append(trial)
-        logger.info("variant trial", extra={"trial": asdict(trial)})
-        if trial.faithful and (best is None or speed > best[0]):
-            if best is not None:
-                best[1].close()
-            best = (speed, model)
-        else:
-            model.close()
-    if best is None:
-        raise RuntimeError(f"no variant is faithful on this CPU: {[asdict(t) for t in trials]}")
-    choice = Choice(best[1].info.backend, cpu_flags(), trials)
-    choice.seconds = round(time.perf_counter() - started, 2)
-    return best[1], choice
+
+    def tried() -> Iterator[tuple[Trial, float, Embedder]]:
+        for candidate in candidates:
+            model = loaded.pop(candidate, None) or load(candidate, folder, settings)
+            found, speed = measure(model, sentences, reference)
+            exact = candidate.endswith("fp32")
+            faithful = found.faithful(exact=exact, margin=TRIAL_MARGIN)
+            yield Trial(candidate, round(speed, 1), found.as_dict(), faithful), speed, model
+
+    return fastest_faithful(trials, tried(), started)
 
 
 def choose_embedding(settings: Settings, root: Path) -> tuple[Embedder, Choice]:

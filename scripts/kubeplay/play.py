@@ -145,6 +145,10 @@ class Play:
             "@mlapi-redis:6379/", f"@127.0.0.1:{self.redis_port}/"
         )
         for deployment in (d for d in played if d["kind"] == "Deployment"):
+            # One pod per Deployment: on the host network a second replica would bind the same
+            # ports and crash-loop, each restart a CPU-second of imports taken from the pod
+            # under test (scaleout.py starts one more pod on ports of its own).
+            deployment["spec"]["replicas"] = 1
             pod = deployment["spec"]["template"]["spec"]
             for container in pod["containers"]:
                 name = deployment["metadata"]["name"]

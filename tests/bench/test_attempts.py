@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -23,6 +24,20 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def table_of(attempted: dict[str, Any], **fields: Any) -> str:
+    """attempts.markdown of a run with these attempts, on a stated machine."""
+    machine = {"date": "d", "commit": "c", "nproc": 2, "cpu": "cpu", "cpu_flags": []}
+    run = {
+        "machine": machine | {"torch": "t", "onnxruntime": "o"},
+        "command": "python -m bench.attempts",
+        "real_sentences": 200,
+        "batch": 64,
+        "held_out": 200,
+        "attempts": attempted,
+    }
+    return attempts.markdown(run | fields)
+
+
 @pytest.mark.parametrize("name", ["torch-fp32-unpadded", "onnx-q8-block32"])
 def test_an_attempt_reports_speed_and_fidelity(trained: Path, name: str) -> None:
     texts = [text for text, _ in sentiment_sentences(200, seed=3)]
@@ -31,18 +46,8 @@ def test_an_attempt_reports_speed_and_fidelity(trained: Path, name: str) -> None
     assert 0.99 <= row["agreement"] <= 1 and row["p99_diff"] <= row["max_diff"]
     if name == "torch-fp32-unpadded":  # the same arithmetic as the padded reference
         assert row["faithful"] and row["max_diff"] <= 1e-5 and row["real_text"]["packed"]
-    table = attempts.markdown(
-        {
-            "machine": {"date": "d", "commit": "c", "nproc": 2, "cpu": "cpu", "cpu_flags": []}
-            | {"torch": "t", "onnxruntime": "o"},
-            "command": "python -m bench.attempts",
-            "real_sentences": 200,
-            "batch": 64,
-            "fidelity_model": str(trained),
-            "held_out": 200,
-            "attempts": {name: row, "torch-bf16-compiled": {"error": "RuntimeError: no"}},
-        }
-    )
+    failed = {"error": "RuntimeError: no"}
+    table = table_of({name: row, "torch-bf16-compiled": failed}, fidelity_model=str(trained))
     assert f"| {name} | {attempts.WHAT[name]} |" in table
     assert "RuntimeError: no" in table
 
@@ -78,19 +83,11 @@ def test_an_int8_attempt_stays_close_to_fp32_on_both_models(
     assert row["embedding"]["p1_cosine"] >= 0.99
     if name != "onnx-dynamic-per-channel":  # one activation range per batch: batch-dependent
         assert row["batch_diff"] <= 0.01 and row["embedding"]["batch_diff"] <= 0.01
-    table = attempts.markdown(
-        {
-            "machine": {"date": "d", "commit": "c", "nproc": 2, "cpu": "cpu", "cpu_flags": []}
-            | {"torch": "t", "onnxruntime": "o"},
-            "command": "python -m bench.attempts",
-            "real_sentences": 200,
-            "batch": 64,
-            "fidelity_model": str(trained),
-            "embedder": str(embedder),
-            "held_out": 200,
-            "int8_ceiling": {"sentences_per_s": 1000.0, "gflops": {}, "m": 64},
-            "attempts": {name: row},
-        }
+    table = table_of(
+        {name: row},
+        fidelity_model=str(trained),
+        embedder=str(embedder),
+        int8_ceiling={"sentences_per_s": 1000.0, "gflops": {}, "m": 64},
     )
     assert "| of int8 roofline |" in table and "| embedder p1 cosine |" in table
     roofline = f"{row['real_text']['sentences_per_s'] / 1000:.2f}"
@@ -133,17 +130,12 @@ def test_sensitive_mixed_keeps_the_kinds_it_needs_then_reuses_them(
 def test_a_fidelity_only_row_has_no_speed_cells() -> None:
     row = {"precision": "int8", "agreement": 1.0, "p99_diff": 0.01, "max_diff": 0.02}
     row |= {"batch_diff": 0.0, "faithful": True, "kept_fp32": {"classifier": ["qkv"]}}
-    table = attempts.markdown(
-        {
-            "machine": {"date": "d", "commit": "c", "nproc": 2, "cpu": "cpu", "cpu_flags": []}
-            | {"torch": "t", "onnxruntime": "o"},
-            "command": "python -m bench.attempts --seconds 0",
-            "real_sentences": 0,
-            "batch": 64,
-            "fidelity_model": "m",
-            "held_out": 10,
-            "attempts": {"onnx-int8-sensitive": row},
-        }
+    table = table_of(
+        {"onnx-int8-sensitive": row},
+        command="python -m bench.attempts --seconds 0",
+        real_sentences=0,
+        fidelity_model="m",
+        held_out=10,
     )
     what = attempts.WHAT["onnx-int8-sensitive"]
     assert f"| onnx-int8-sensitive | {what} | — | — | — | — | 1.0 | 0.01 |" in table

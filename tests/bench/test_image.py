@@ -14,7 +14,7 @@ import pytest
 
 from bench import image, report
 from bench.__main__ import main
-from bench.served import model_stats as unkeyed_stats
+from bench.served import get_json, model_stats
 from harness.servers import MlapiProcess
 
 
@@ -148,11 +148,11 @@ def test_stats_and_card_are_read_with_the_prod_api_key(model_dir: Path, tmp_path
         keyed = {"Authorization": "Bearer bench-key"}
         done = httpx.post(f"{service.url}/predict", json={"text": ["a", "b"]}, headers=keyed)
         assert done.status_code == 200
-        assert unkeyed_stats(service.url) is None  # what bench.served sees in prod: a 401
-        stats = image.model_stats(service.url, "bench-key")
+        assert model_stats(service.url) is None  # without the key, as in prod: a 401
+        stats = model_stats(service.url, "bench-key")
         assert stats is not None and stats["batches"] >= 1
-        assert image.model_stats(service.url, "wrong-key") is None
-        card = image.get(f"{service.url}/model", "bench-key")
+        assert model_stats(service.url, "wrong-key") is None
+        card = get_json(f"{service.url}/model", "bench-key")
         assert card is not None and card["backend"] == "onnx-fp32"
     finally:
         service.stop()

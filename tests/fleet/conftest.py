@@ -19,10 +19,9 @@ ADMIN = {"Authorization": "Bearer admin-key"}
 KEY = "fleet-signing-key-0123456789"
 
 
-@pytest.fixture
-def fleet_settings(
-    model_dir: Path, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
-) -> Settings:
+def replica_settings(model_dir: Path, redis_url: str, roots: Path, **extra: Any) -> Settings:
+    """A replica of the fleet: the model in the app's process, one thread, the admin key
+    `admin-key`, the shared Redis signed with KEY, desired state polled every 0.2 s."""
     return Settings(
         model_dir=model_dir,
         variant="onnx-fp32",
@@ -32,11 +31,25 @@ def fleet_settings(
         warmup_batches=1,
         access_log=False,
         admin_keys=SecretStr("admin-key"),
-        redis_url=redis_server.url,
+        redis_url=redis_url,
         redis_signing_key=SecretStr(KEY),
-        model_roots=str(tmp_path_factory.getbasetemp()),
+        model_roots=str(roots),
         desired_poll_s=0.2,
+        **extra,
     )
+
+
+def tick(client: TestClient) -> None:
+    """One supervisor pass on the replica's own loop: it lists jobs and follows activations."""
+    assert client.portal is not None
+    client.portal.call(client.app.state.training.tick)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def fleet_settings(
+    model_dir: Path, redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
+    return replica_settings(model_dir, redis_server.url, tmp_path_factory.getbasetemp())
 
 
 Replicas = Callable[..., TestClient]

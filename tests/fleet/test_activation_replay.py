@@ -9,18 +9,12 @@ import time
 from pathlib import Path
 
 import redis
-from fastapi.testclient import TestClient
 
 from harness.servers import RedisServer
 from mlapi.shared.desired import HASH
 from mlapi.shared.jobs import PREFIX
 from mlapi.training.schemas import JobRecord, TrainRequest, new_job_id
-from tests.fleet.conftest import ADMIN, Replicas, converge, serving
-
-
-def tick(client: TestClient) -> None:
-    assert client.portal is not None
-    client.portal.call(client.app.state.training.tick)  # type: ignore[attr-defined]
+from tests.fleet.conftest import ADMIN, Replicas, converge, serving, tick
 
 
 def test_a_replayed_activation_is_not_applied_again(

@@ -18,11 +18,10 @@ from pydantic import SecretStr
 
 from harness.servers import RedisServer
 from mlapi.app.factory import create_app
-from mlapi.settings import Settings
 from mlapi.shared.desired import HASH
 from mlapi.training.schemas import JobRecord, TrainRequest, new_job_id
 from tests.binaries import require_binary
-from tests.fleet.conftest import ADMIN, KEY, serving
+from tests.fleet.conftest import ADMIN, replica_settings, serving
 from tests.k8s.conftest import render
 from tests.waiting import wait_until
 
@@ -84,21 +83,12 @@ def admin(server: RedisServer) -> redis.Redis:
 def start(
     model_dir: Path, bundle_redis: RedisServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Any]:
-    settings = Settings(
-        model_dir=model_dir,
-        variant="onnx-fp32",
-        workers=0,
-        trial_dir=None,
-        threads=1,
-        warmup_batches=1,
-        access_log=False,
-        admin_keys=SecretStr("admin-key"),
-        redis_url=bundle_redis.url,
+    settings = replica_settings(
+        model_dir,
+        bundle_redis.url,
+        tmp_path_factory.getbasetemp(),
         redis_password=SecretStr(PASSWORD),
-        redis_signing_key=SecretStr(KEY),
-        model_roots=str(tmp_path_factory.getbasetemp()),
         train_dir=tmp_path_factory.mktemp("train"),
-        desired_poll_s=0.2,
         train_poll_s=0.2,
     )
     clients: list[TestClient] = []

@@ -14,7 +14,7 @@ from harness.servers import RedisServer
 from mlapi.observability import metrics
 from mlapi.shared.desired import HASH
 from mlapi.shared.jobs import PREFIX
-from tests.fleet.conftest import ADMIN, Replicas, converge, serving
+from tests.fleet.conftest import ADMIN, Replicas, converge, serving, tick
 from tests.trainer.conftest import write_dataset
 from tests.training.conftest import job_body, wait_for
 
@@ -34,11 +34,6 @@ def answers(client: TestClient) -> None:
     assert client.get("/ready").status_code == 200
     listed = client.get("/train", headers=ADMIN)
     assert listed.status_code == 200, listed.text
-
-
-def tick(client: TestClient) -> None:
-    assert client.portal is not None
-    client.portal.call(client.app.state.training.tick)  # type: ignore[attr-defined]
 
 
 def test_junk_in_every_key_stops_nothing(

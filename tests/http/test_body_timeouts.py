@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from harness.servers import MlapiProcess, free_port
 from mlapi.http.connection import LINGER_S
 from mlapi.settings.serving import ServingSettings
+from tests.http.service import light_service
 
 IDLE_S, TOTAL_S = 2.0, 8.0
 LIMIT = 40  # MLAPI_MAX_CONNECTIONS
@@ -22,26 +23,15 @@ LIMIT = 40  # MLAPI_MAX_CONNECTIONS
 
 @pytest.fixture(scope="module")
 def service(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlapiProcess]:
-    process = MlapiProcess(
-        {
-            "MLAPI_MODEL_DIR": str(model_dir),
-            "MLAPI_VARIANT": "onnx-fp32",
-            "MLAPI_THREADS": "1",
-            "MLAPI_WORKERS": "0",
-            "MLAPI_API_KEYS": "user-key",
-            "MLAPI_BODY_IDLE_TIMEOUT_S": str(IDLE_S),
-            "MLAPI_BODY_TIMEOUT_S": str(TOTAL_S),
-            "MLAPI_MAX_CONNECTIONS": str(LIMIT),
-            "MLAPI_PROBE_PORT": str(free_port()),
-            "MLAPI_ACCESS_LOG": "false",
-        },
-        tmp_path_factory.mktemp("body-timeouts") / "mlapi.log",
-    )
-    process.start()
-    try:
+    with light_service(
+        model_dir,
+        tmp_path_factory.mktemp("body-timeouts"),
+        MLAPI_BODY_IDLE_TIMEOUT_S=str(IDLE_S),
+        MLAPI_BODY_TIMEOUT_S=str(TOTAL_S),
+        MLAPI_MAX_CONNECTIONS=str(LIMIT),
+        MLAPI_PROBE_PORT=str(free_port()),
+    ) as process:
         yield process
-    finally:
-        process.stop()
 
 
 def probe_port(service: MlapiProcess) -> int:

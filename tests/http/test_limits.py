@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from harness.servers import MlapiProcess
+from tests.http.service import light_service
 from tests.waiting import wait_until
 
 MB = 1024 * 1024
@@ -21,25 +22,14 @@ MB = 1024 * 1024
 
 @pytest.fixture(scope="module")
 def service(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlapiProcess]:
-    process = MlapiProcess(
-        {
-            "MLAPI_MODEL_DIR": str(model_dir),
-            "MLAPI_VARIANT": "onnx-fp32",
-            "MLAPI_THREADS": "1",
-            "MLAPI_WORKERS": "0",
-            "MLAPI_ADMIN_KEYS": "admin-key",
-            "MLAPI_API_KEYS": "user-key",
-            "MLAPI_HEADER_TIMEOUT_S": "2",
-            "MLAPI_MAX_CONNECTIONS": "150",
-            "MLAPI_ACCESS_LOG": "false",
-        },
-        tmp_path_factory.mktemp("limits") / "mlapi.log",
-    )
-    process.start()
-    try:
+    with light_service(
+        model_dir,
+        tmp_path_factory.mktemp("limits"),
+        MLAPI_ADMIN_KEYS="admin-key",
+        MLAPI_HEADER_TIMEOUT_S="2",
+        MLAPI_MAX_CONNECTIONS="150",
+    ) as process:
         yield process
-    finally:
-        process.stop()
 
 
 def exchange(port: int, head: bytes, body: Iterable[bytes] = ()) -> bytes:

@@ -21,6 +21,7 @@ import pytest
 
 from harness.servers import MlapiProcess, free_port
 from mlapi.http.connection import LINGER_S
+from tests.http.service import light_service
 
 SLOW = 1000  # slow bodies: half with a key (they wait on their body), half answered 401 at once
 IDLE_S, TOTAL_S = 2.0, 5.0
@@ -33,26 +34,15 @@ PROBE_S = ARRIVAL_S + TOTAL_S + 2  # probes are timed this long, from the first 
 
 @pytest.fixture(scope="module")
 def service(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlapiProcess]:
-    process = MlapiProcess(
-        {
-            "MLAPI_MODEL_DIR": str(model_dir),
-            "MLAPI_VARIANT": "onnx-fp32",
-            "MLAPI_THREADS": "1",
-            "MLAPI_WORKERS": "0",
-            "MLAPI_API_KEYS": "user-key",
-            "MLAPI_BODY_IDLE_TIMEOUT_S": str(IDLE_S),
-            "MLAPI_BODY_TIMEOUT_S": str(TOTAL_S),
-            "MLAPI_PROBE_PORT": str(free_port()),
-            "MLAPI_ACCESS_LOG": "false",
-            "MLAPI_LOG_LEVEL": "ERROR",  # not a line per connection past the limit
-        },
-        tmp_path_factory.mktemp("slow-clients") / "mlapi.log",
-    )
-    process.start()
-    try:
+    with light_service(
+        model_dir,
+        tmp_path_factory.mktemp("slow-clients"),
+        MLAPI_BODY_IDLE_TIMEOUT_S=str(IDLE_S),
+        MLAPI_BODY_TIMEOUT_S=str(TOTAL_S),
+        MLAPI_PROBE_PORT=str(free_port()),
+        MLAPI_LOG_LEVEL="ERROR",  # not a line per connection past the limit
+    ) as process:
         yield process
-    finally:
-        process.stop()
 
 
 class SlowBodies:

@@ -1,5 +1,5 @@
 """What `make kube-play` hands podman is the rendered bundle with only the image names, the
-pull policy, the host-network port and the probes (run from outside) changed."""
+pull policy, the host-network port, the probes (run from outside) and one replica changed."""
 
 from __future__ import annotations
 
@@ -60,6 +60,11 @@ def test_the_play_keeps_the_bundles_settings(overlay: str, tmp_path: Path) -> No
         assert pod["volumes"] == volumes
         assert {k: v for k, v in doc.items() if k != "spec"} == {
             k: v for k, v in original.items() if k != "spec"
+        }
+        # One pod per Deployment: a second would bind the same host ports and crash-loop.
+        assert doc["spec"]["replicas"] == 1
+        assert {k: v for k, v in doc["spec"].items() if k not in {"replicas", "template"}} == {
+            k: v for k, v in original["spec"].items() if k not in {"replicas", "template"}
         }
         for container, was in zip(pod["containers"], before["containers"], strict=True):
             kept = {k: v for k, v in was.items() if k not in CHANGED}

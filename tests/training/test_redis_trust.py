@@ -22,6 +22,7 @@ from mlapi.shared.signing import Signer
 from mlapi.training.build import build_store
 from mlapi.training.schemas import Activation, JobRecord, TrainRequest
 from mlapi.training.store import SQLiteJobStore
+from tests.fleet.conftest import tick
 from tests.training.conftest import ADMIN
 
 KEY = "training-signing-key-0123456789"
@@ -57,12 +58,6 @@ def activated(model_dir: Path, dataset: Path, output: Path, job_id: str = JOB) -
         updated_at=now,
         finished_at=now,
     )
-
-
-def tick(client: TestClient) -> None:
-    """One supervisor pass on the replica's own loop: it lists jobs and follows activations."""
-    assert client.portal is not None
-    client.portal.call(client.app.state.training.tick)  # type: ignore[attr-defined]
 
 
 def rejected() -> float:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from harness.servers import MlapiProcess
-from mlapi.runtime.select import stored_variant, trial_key
+from mlapi.runtime.select import Choice, stored_variant, trial_key
 from mlapi.settings import Settings
 from mlapi.workers.early import preload_for
 from tests.waiting import wait_until
@@ -19,6 +19,11 @@ from tests.waiting import wait_until
 
 def settings(model_dir: Path, **fields: object) -> Settings:
     return Settings.model_validate({"model_dir": model_dir, "trial_dir": None, **fields})
+
+
+def kept(variant: str) -> str:
+    """A stored trial's record that chose `variant`."""
+    return json.dumps(Choice(variant, ("avx2",), []).as_dict())
 
 
 def test_a_fixed_variant_says_its_runtime_and_the_model_class(model_dir: Path) -> None:
@@ -38,16 +43,16 @@ def test_nothing_is_started_early_unless_the_runtime_is_known(
     assert preload_for(auto) == []  # no trial stored yet
     store = tmp_path / "trials" / f"{trial_key(model_dir, auto)}.json"
     store.parent.mkdir()
-    store.write_text(json.dumps({"variant": "onnx-fp32"}))
+    store.write_text(kept("onnx-fp32"))
     assert stored_variant(auto, model_dir) == "onnx-fp32"
     assert preload_for(auto) == ["onnxruntime"]
-    store.write_text(json.dumps({"variant": "rm -rf /"}))  # not a variant: ignored
+    store.write_text(kept("rm -rf /"))  # not a variant: ignored
+    assert preload_for(auto) == []
+    store.write_text(json.dumps({"variant": "onnx-fp32"}))  # not a whole record: ignored
     assert preload_for(auto) == []
     two = settings(model_dir, variant="auto", trial_dir=tmp_path / "trials", workers=2, threads=2)
     each = two.model_copy(update={"threads": 1})  # the trial a worker stores: its own threads
-    (tmp_path / "trials" / f"{trial_key(model_dir, each)}.json").write_text(
-        json.dumps({"variant": "torch-fp32"})
-    )
+    (tmp_path / "trials" / f"{trial_key(model_dir, each)}.json").write_text(kept("torch-fp32"))
     assert preload_for(two) == ["torch", "DistilBertForSequenceClassification"]
 
 
