@@ -15,10 +15,11 @@ Then the served process is stopped and the same variant runs alone on the same s
 (`bench.modelonly.real_text`), so the run ends with the "served over model-only" figure that
 bench/report.py computes (served sentences/s over the whole k6 run, ramps included).
 
-    flock /tmp/s41/bench.lock .venv/bin/python -m bench.profile --variant torch-bf16
+    .venv/bin/python -m bench.profile --variant torch-bf16
 
-writes bench/out/profile-<stamp>.{md,json} and, unless `--no-spy`, profile-<stamp>.stacks.txt.
-`--no-spy` measures the figures without the sampler's own cost.
+writes bench/out/profile-<stamp>.{md,json} and, unless `--no-spy`, profile-<stamp>.stacks.txt;
+`--write-results` adds the table to bench/RESULTS.md's A/B runs. `--no-spy` measures the
+figures without the sampler's own cost.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from bench.fidelity import SST2
 from bench.machine import describe
 from bench.model import full_size_model
 from bench.modelonly import real_text
+from bench.report import write_results
 from bench.served import model_stats
 from bench.sst2 import real_sentences
 from harness.servers import MlapiProcess, RedisServer, _children, find_binary
@@ -347,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-spy", action="store_true", help="no sampler: the clean figure")
     parser.add_argument("--set", action="append", default=[], metavar="MLAPI_X=VALUE")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--write-results", action="store_true", help="add to RESULTS.md's A/B runs")
     args = parser.parse_args(argv)
     if not args.no_spy and not SPY.is_file():
         parser.error(f"{SPY} not found: .venv/bin/pip install -e '.[bench]', or run with --no-spy")
@@ -391,6 +394,8 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / f"profile-{stamp}.json").write_text(json.dumps(run, indent=2))
     text = markdown(run)
     (args.out / f"profile-{stamp}.md").write_text(text)
+    if args.write_results:
+        write_results(text, complete=False)
     print(text)
     return 0
 

@@ -36,6 +36,7 @@ from mlapi.runtime.select import (
     find_stored,
     keep,
     store_path,
+    timed,
 )
 from mlapi.settings import Settings
 
@@ -75,11 +76,8 @@ def load(name: str, folder: SentenceTransformerFolder, settings: Settings) -> Em
 def measure(
     model: Embedder, sentences: list[str], reference: np.ndarray
 ) -> tuple[VectorFidelity, float]:
-    """Fidelity against fp32's vectors and sentences/s (batched, after one warm-up pass)."""
-    model.predict(sentences)
-    started = time.perf_counter()
-    batched = model.predict(sentences)
-    speed = len(sentences) / (time.perf_counter() - started)
+    """Fidelity against fp32's vectors and sentences/s (`mlapi.runtime.select.timed`)."""
+    batched, speed = timed(model.predict, sentences)
     alone = np.vstack([model.predict([t]) for t in sentences[:ALONE]])
     return vector_fidelity(reference, batched, alone), speed
 
