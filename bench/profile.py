@@ -283,7 +283,8 @@ def decompose(
 def markdown(run: dict[str, Any]) -> str:
     s = run["served"]
     lines = [
-        f"# Served over model-only: {run['variant']} on cold-sst2",
+        f"### Served over model-only: {run['variant']} on cold-sst2 · "
+        f"{run['machine'].get('date', '?')} · commit `{run['machine'].get('commit', '?')}`",
         "",
         f"Command: `{run['command']}`; CPU {run['machine'].get('cpu', '?')}, "
         f"{os.cpu_count()} CPUs; k6 {run['vus']} VUs, hold {run['hold']}.",
