@@ -116,8 +116,11 @@ def test_slow_redis_times_out_instead_of_stalling(
     rclient: TestClient, redis_server: RedisServer
 ) -> None:
     # Redis sleeps 5 s: the wait for it to be asleep (a bound for failure) must end sooner.
+    # The sleeper's own client waits longer than that (redis-py's default timeout is 5 s too).
     sleeper = threading.Thread(
-        target=lambda: redis.Redis.from_url(redis_server.url).execute_command("DEBUG", "SLEEP", 5)
+        target=lambda: redis.Redis.from_url(redis_server.url, socket_timeout=60).execute_command(
+            "DEBUG", "SLEEP", 5
+        )
     )
     sleeper.start()
     wait_until(lambda: asleep(redis_server), "Redis blocked by DEBUG SLEEP", timeout=4)
